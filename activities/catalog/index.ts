@@ -1,0 +1,1 @@
+export { prepareBackup, readBackupControl, writeBackupControl, markBackupError } from './backupCatalog';

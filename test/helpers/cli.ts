@@ -1,0 +1,43 @@
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export const CLI = path.join(REPO_ROOT, 'bin', 'gs_probackup');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the real CLI (bin/gs_probackup → dist/) as a child process, the way a DBA or a script does.
+ * Embedded mode unless the caller's env sets TEMPORAL_ADDRESS.
+ */
+export function runCli(args: string[], env: Record<string, string | undefined> = {}, opts: { timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
+    // The test server of the jest run is for the tests that ask for it; the CLI defaults to embedded mode.
+    if (!('TEMPORAL_ADDRESS' in env)) delete childEnv.TEMPORAL_ADDRESS;
+    const child = spawn(CLI, args, { env: childEnv as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 600_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
+  });
+}
+
+/** Throws with the CLI's output when it did not exit 0, so a failing step explains itself. */
+export async function cliOk(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  const r = await runCli(args, env);
+  if (r.code !== 0) {
+    throw new Error(`gs_probackup ${args.join(' ')} exited ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
+  }
+  return r;
+}

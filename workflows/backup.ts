@@ -1,0 +1,261 @@
+/**
+ * FULL backup as a Temporal workflow. Thin orchestration: every side effect is an activity, file
+ * lists stay on disk in the catalog, and the only state here is what `show`-like progress needs.
+ *
+ * The backup session (pg_backup_start … pg_backup_stop, with WAL streamed into the backup) is ONE
+ * long activity because PostgreSQL 15 ends a non-exclusive backup only on the connection that
+ * started it; the workflow tells it the copy is done through requestBackupStop.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type * as catalogActivities from '../activities/catalog';
+import type * as fileActivities from '../activities/files';
+import type * as pgActivities from '../activities/postgres';
+import type * as restoreActivities from '../activities/restore';
+import type { BackupControl } from '../core/backupControl';
+import type { Lsn } from '../core/lsn';
+import type { BackupRequest, BackupResult } from '../core/requests';
+import { progressQuery, type Progress } from './progress';
+
+const HOUR = 3600;
+
+function activityOptions(req: BackupRequest) {
+  const heartbeat = Math.max(5, req.rwTimeoutSec);
+  const nonRetryableErrorTypes = [
+    'InstanceNotFound', 'BadPgdata', 'SystemIdentifierMismatch', 'BackupInFuture', 'CorruptPage',
+    'ConfigurationError', 'ServerMismatch', 'NotSupported',
+  ];
+  return {
+    short: {
+      startToCloseTimeout: '2 minutes',
+      retry: { maximumAttempts: 10, nonRetryableErrorTypes },
+    },
+    long: {
+      startToCloseTimeout: `${24 * HOUR} seconds`,
+      heartbeatTimeout: `${heartbeat} seconds`,
+      retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 20, nonRetryableErrorTypes },
+    },
+  } as const;
+}
+
+export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> {
+  const opts = activityOptions(req);
+  const catalog = proxyActivities<typeof catalogActivities>(opts.short);
+  const pgShort = proxyActivities<typeof pgActivities>(opts.short);
+  const pgLong = proxyActivities<typeof pgActivities>({
+    ...opts.long,
+    // Waiting for the WAL of the stop LSN is bounded by --archive-timeout inside the activity.
+  });
+  const filesShort = proxyActivities<typeof fileActivities>({ ...opts.short, startToCloseTimeout: `${HOUR} seconds` });
+  const filesLong = proxyActivities<typeof fileActivities>(opts.long);
+  const validator = proxyActivities<typeof restoreActivities>(opts.long);
+
+  const progress: Progress = {
+    operation: 'backup', phase: 'starting', filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0, log: [],
+  };
+  setHandler(progressQuery, () => progress);
+  const log = (line: string) => progress.log.push(line);
+
+  const server = await pgShort.inspectInstanceServer({ connection: req.connection });
+  if (server.systemIdentifier !== req.systemIdentifier) {
+    throw ApplicationFailure.nonRetryable(
+      `system identifier of the server (${server.systemIdentifier}) differs from instance '${req.instance}' (${req.systemIdentifier}): ` +
+        `check -h/-p/-d, PGHOST/PGPORT, or the instance's pg_probackup.conf`,
+      'SystemIdentifierMismatch',
+    );
+  }
+  const prep = await catalog.prepareBackup({
+    req,
+    serverVersion: server.serverVersion,
+    checksumVersion: server.dataChecksums ? 1 : 0,
+    fromReplica: server.isInRecovery,
+    timeline: server.timeline,
+  });
+  const { backupId, backupDir } = prep;
+  progress.backupId = backupId;
+  upsertSearchAttributes({ BackupId: [backupId], BackupStatus: ['RUNNING'] });
+  log(
+    `INFO: Backup start, gs_probackup version: 2.5.16, instance: ${req.instance}, backup ID: ${backupId}, ` +
+      `backup mode: ${req.backupMode}, wal mode: STREAM, remote: false, compress-algorithm: ${req.compressAlg}, ` +
+      `compress-level: ${req.compressLevel}`,
+  );
+  if (!server.dataChecksums) {
+    log('WARNING: This PostgreSQL instance was initialized without data block checksums. gs_probackup has no way to detect data block corruption without them. Reinitialize PGDATA with option \'--data-checksums\'.');
+  }
+
+  try {
+    const sessionInput = {
+      backupDir,
+      backupId,
+      connection: req.connection,
+      smoothCheckpoint: req.smoothCheckpoint,
+      slot: req.slot,
+      tempSlot: req.tempSlot,
+      walSegmentSize: server.walSegmentSize,
+      archiveTimeoutSec: req.archiveTimeoutSec,
+      rwTimeoutSec: req.rwTimeoutSec,
+      noSync: req.noSync,
+    };
+    progress.phase = 'checkpoint';
+    const sessionDone = pgLong.backupSession(sessionInput);
+    // A session that fails for good must abort the copy instead of leaving it waiting.
+    const sessionFailed = sessionDone.then(() => new Promise<never>(() => undefined));
+    const session = await Promise.race([
+      pgShort.waitForBackupSession({ backupDir, timeoutSec: req.archiveTimeoutSec }),
+      sessionFailed,
+    ]);
+    log(`INFO: wait for pg_backup_start()`);
+    log(`INFO: Backup ${backupId} start LSN: ${session.startLsn}, timeline: ${session.timeline}`);
+
+    progress.phase = 'listing files';
+    const plan = await Promise.race([
+      filesShort.planBackupCopy({
+        backupDir,
+        pgdata: req.pgdata,
+        externalDirs: req.externalDirs,
+        backupPgLog: req.backupPgLog,
+        backupPgReplslot: req.backupPgReplslot,
+      }),
+      sessionFailed,
+    ]);
+    progress.filesTotal = plan.nFiles;
+    progress.bytesTotal = plan.totalBytes;
+    log(`INFO: PGDATA size: ${prettyBytes(plan.pgdataBytes)}`);
+    log(`INFO: Start transferring data files`);
+
+    progress.phase = 'copying';
+    const copyStarted = Date.now();
+    await Promise.race([
+      runPool(plan.nBatches, Math.max(1, req.threads), async (batchNo) => {
+        const r = await filesLong.copyBatch({
+          backupDir,
+          pgdata: req.pgdata,
+          externalDirs: req.externalDirs,
+          batchNo,
+          compressAlg: req.compressAlg,
+          compressLevel: req.compressLevel,
+          checksumVersion: server.dataChecksums ? 1 : 0,
+          skipBlockValidation: req.skipBlockValidation,
+          noSync: req.noSync,
+        });
+        progress.filesDone += r.files;
+        progress.bytesDone += r.bytesRead;
+      }),
+      sessionFailed,
+    ]);
+    log(`INFO: Data files are transferred, time elapsed: ${elapsed(copyStarted)}`);
+
+    progress.phase = 'stopping backup';
+    log(`INFO: wait for pg_backup_stop()`);
+    await pgShort.requestBackupStop({ backupDir });
+    const stop = await sessionDone;
+    log(`INFO: pg_backup_stop() LSN: ${stop.stopLsn}`);
+
+    progress.phase = 'writing catalog';
+    const pgControl = await filesShort.copyPgControl({ backupDir, pgdata: req.pgdata, noSync: req.noSync });
+    const extraFiles = ['backup_label', ...(stop.tablespaceMap ? ['tablespace_map'] : []), ...stop.walSegments.map((s) => `pg_wal/${s}`)];
+    const sums = await filesShort.assembleBackupContent({ backupDir, extraFiles, pgControl });
+    if (!req.noSync) log(`INFO: Backup files are synced`);
+
+    const control: BackupControl = {
+      ...(await catalog.readBackupControl({ backupDir })),
+      startLsn: stop.startLsn as Lsn,
+      stopLsn: stop.stopLsn as Lsn,
+      timelineId: stop.timeline,
+      recoveryXid: stop.recoveryXid,
+      recoveryTime: stop.recoveryTime,
+      endTime: Math.floor(Date.now() / 1000),
+      dataBytes: sums.dataBytes,
+      walBytes: sums.walBytes,
+      uncompressedBytes: sums.uncompressedBytes,
+      pgdataBytes: sums.pgdataBytes,
+      contentCrc: sums.contentCrc,
+      status: 'DONE',
+    };
+    if (req.expireTime !== undefined) control.expireTime = req.expireTime;
+    else if (req.ttlSec !== undefined && req.ttlSec > 0) control.expireTime = stop.recoveryTime + req.ttlSec;
+    await catalog.writeBackupControl({ backupDir, control, noSync: req.noSync });
+
+    if (!req.noValidate) {
+      progress.phase = 'validating';
+      log(`INFO: Validating backup ${backupId}`);
+      const v = await validator.validateBackupForRestore({
+        backupPath: req.backupPath,
+        instance: req.instance,
+        backupId,
+        skipBlockValidation: req.skipBlockValidation,
+      });
+      control.status = v.ok ? 'OK' : 'CORRUPT';
+      await catalog.writeBackupControl({ backupDir, control, noSync: req.noSync });
+      if (!v.ok) {
+        throw ApplicationFailure.nonRetryable(`Backup ${backupId} is corrupt: ${v.errors.slice(0, 3).join('; ')}`, 'BackupCorrupt');
+      }
+      log(`INFO: Backup ${backupId} data files are valid`);
+    }
+    log(`INFO: Backup ${backupId} resident size: ${prettyBytes(sums.dataBytes + sums.walBytes)}`);
+    log(`INFO: Backup ${backupId} completed`);
+    upsertSearchAttributes({ BackupStatus: [control.status] });
+    progress.phase = 'done';
+    return {
+      backupId,
+      status: control.status,
+      startLsn: control.startLsn,
+      stopLsn: control.stopLsn,
+      dataBytes: sums.dataBytes,
+      walBytes: sums.walBytes,
+    };
+  } catch (err) {
+    const reason = isCancellation(err) ? 'backup was cancelled' : errorMessage(err);
+    await CancellationScope.nonCancellable(async () => {
+      await catalog.markBackupError({ backupDir, reason });
+      upsertSearchAttributes({ BackupStatus: ['ERROR'] });
+    });
+    progress.phase = 'failed';
+    if (isCancellation(err)) throw err;
+    throw ApplicationFailure.nonRetryable(`Backup ${backupId} failed: ${reason}`, 'BackupFailed');
+  }
+}
+
+/** Runs task(0..n-1) with at most `width` in flight; the first failure rejects. */
+async function runPool(n: number, width: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < n) {
+      const i = next++;
+      await task(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, n) }, lane));
+}
+
+function errorMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  let msg = e?.message ?? String(err);
+  while (e && e.cause) {
+    e = e.cause as { message?: string; cause?: unknown };
+    if (e?.message) msg = e.message;
+  }
+  return msg;
+}
+
+function elapsed(since: number): string {
+  const s = Math.round((Date.now() - since) / 1000);
+  return s >= 60 ? `${Math.floor(s / 60)}m:${s % 60}s` : `${s}s`;
+}
+
+function prettyBytes(n: number): string {
+  if (n <= 0) return '0';
+  if (n < 10240) return `${n}B`;
+  let v = n >> 9;
+  for (const unit of ['kB', 'MB', 'GB', 'TB']) {
+    if (v < 20479 || unit === 'TB') return `${Math.floor((v + 1) / 2)}${unit}`;
+    v >>= 10;
+  }
+  return `${n}B`;
+}
