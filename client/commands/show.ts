@@ -1,0 +1,69 @@
+import * as fs from 'node:fs/promises';
+import type { BackupControl } from '../../core/backupControl';
+import { formatBackupDetailPlain, formatBackupTable, formatBackupsJson, showRowFromControl } from '../../core/show';
+import type { CommandContext } from '../context';
+import { NotImplementedError } from '../errors';
+import { listInstances, requireCatalog, requireInstance } from '../catalog';
+import { listBackups, type ListedBackup } from '../backupList';
+import type { ShowOptions } from '../options/commands';
+
+interface InstanceBackups {
+  instance: string;
+  backups: ListedBackup[];
+}
+
+async function tablespaceMap(dir: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(`${dir}/database/tablespace_map`, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function controls(list: ListedBackup[]): BackupControl[] {
+  return list.map((b) => b.control).filter((c): c is BackupControl => c !== null);
+}
+
+/** show: the backup list (all instances or one), one backup in detail, plain or JSON (spec §12). */
+export async function showCommand(opts: ShowOptions, ctx: CommandContext): Promise<number> {
+  if (opts.archive) throw new NotImplementedError('show --archive');
+  const json = opts.format === 'json';
+  const nowSec = Math.floor(ctx.now().getTime() / 1000);
+  let sets: InstanceBackups[];
+  if (opts.instance !== undefined) {
+    await requireInstance(opts.backupPath, opts.instance);
+    sets = [{ instance: opts.instance, backups: await listBackups(opts.backupPath, opts.instance, ctx.logger) }];
+  } else {
+    await requireCatalog(opts.backupPath);
+    sets = [];
+    for (const instance of await listInstances(opts.backupPath)) {
+      sets.push({ instance, backups: await listBackups(opts.backupPath, instance, ctx.logger) });
+    }
+  }
+
+  if (opts.backupId !== undefined) {
+    const hit = sets[0].backups.find((b) => b.id === opts.backupId);
+    if (!hit || !hit.control) {
+      ctx.logger.info(`Requested backup ${opts.backupId} is not found.`);
+      return 0;
+    }
+    if (json) {
+      ctx.stdout.write(formatBackupsJson([{ instance: sets[0].instance, backups: [hit.control] }]));
+    } else {
+      ctx.stdout.write(formatBackupDetailPlain(hit.control, { tablespaceMap: await tablespaceMap(hit.dir) }));
+    }
+    return 0;
+  }
+
+  if (json) {
+    ctx.stdout.write(formatBackupsJson(sets.map((s) => ({ instance: s.instance, backups: controls(s.backups) }))));
+    return 0;
+  }
+  let out = '';
+  for (const s of sets) {
+    if (opts.instance === undefined) out += `\nBACKUP INSTANCE '${s.instance}'\n`;
+    out += formatBackupTable(controls(s.backups).map((c) => showRowFromControl(s.instance, c, nowSec)));
+  }
+  ctx.stdout.write(out);
+  return 0;
+}

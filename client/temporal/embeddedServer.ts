@@ -1,0 +1,403 @@
+/**
+ * Embedded mode: a Temporal dev server per backup catalog, its state in <BACKUP_PATH>/.temporal/.
+ *
+ *   temporal.db    the server's SQLite database: workflows survive restarts of server and CLI
+ *   server.json    {pid, procStart, port, uiPort, startedAt, binary} of the running server
+ *   server.log     its output
+ *   lock           O_EXCL lock serializing start, reuse and stop decisions between processes
+ *   clients/       one file per live user of the server (a CLI command or `gs_probackup worker`)
+ *
+ * The server is started detached (own session), so a Ctrl-C on the CLI's terminal does not kill it
+ * in the middle of a write. The last user to leave stops it. A user that dies without leaving
+ * leaves a file whose pid is dead; such files do not count, so the server then lives until the next
+ * user leaves (or forever if none comes; it is cheap and the next CLI reuses it).
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { catalogPaths } from '../../core/catalogPaths';
+import { SEARCH_ATTRIBUTE_NAMES } from '../../core/workflowIds';
+import { CliError } from '../errors';
+import { temporalCliPath } from './installPaths';
+import {
+  currentProcessRecord,
+  isProcessAlive,
+  processArgv,
+  processStartTime,
+  sleep,
+  terminateProcess,
+  type ProcessRecord,
+} from './processes';
+
+export const EMBEDDED_NAMESPACE = 'default';
+
+export interface EmbeddedServerInfo {
+  pid: number;
+  procStart?: number;
+  port: number;
+  uiPort: number;
+  startedAt: string;
+  binary: string;
+}
+
+export interface EmbeddedServerPaths {
+  dir: string;
+  db: string;
+  serverJson: string;
+  log: string;
+  lock: string;
+  clients: string;
+}
+
+export function embeddedServerPaths(backupPath: string): EmbeddedServerPaths {
+  const dir = catalogPaths.temporalDir(path.resolve(backupPath));
+  return {
+    dir,
+    db: path.join(dir, 'temporal.db'),
+    serverJson: path.join(dir, 'server.json'),
+    log: path.join(dir, 'server.log'),
+    lock: path.join(dir, 'lock'),
+    clients: path.join(dir, 'clients'),
+  };
+}
+
+export type EmbeddedRole = 'cli' | 'worker';
+
+export interface EmbeddedServerLease {
+  address: string;
+  namespace: string;
+  server: EmbeddedServerInfo;
+  paths: EmbeddedServerPaths;
+  /** True when an already running server was reused. */
+  reused: boolean;
+  /** Unregisters this user; stops the server when no live user remains. Idempotent. */
+  release(): Promise<void>;
+}
+
+export interface AcquireOptions {
+  backupPath: string;
+  role: EmbeddedRole;
+  env?: Record<string, string | undefined>;
+  /** How long the server may take to accept connections (default 60 s). */
+  startTimeoutMs?: number;
+}
+
+const LOCK_WAIT_MS = 120_000;
+const STOP_GRACE_MS = 10_000;
+const LOG_ROTATE_BYTES = 16 * 1024 * 1024;
+
+/** Starts or reuses the catalog's server and registers the caller as one of its users. */
+export async function acquireEmbeddedServer(opts: AcquireOptions): Promise<EmbeddedServerLease> {
+  const paths = embeddedServerPaths(opts.backupPath);
+  prepareDir(paths);
+  const { server, reused, registration } = await withLock(paths, async () => {
+    let info = readServerInfo(paths);
+    let reused = false;
+    if (info && isOurServer(info, paths) && (await answers(info.port, 3000))) {
+      reused = true;
+    } else {
+      if (info && isOurServer(info, paths)) {
+        // Alive but not answering: a second server on the same database must never run.
+        await terminateProcess(info, STOP_GRACE_MS);
+      }
+      fs.rmSync(paths.serverJson, { force: true });
+      info = await startServer(paths, opts.env ?? process.env, opts.startTimeoutMs ?? 60_000);
+    }
+    const registration = register(paths, opts.role);
+    return { server: info, reused, registration };
+  });
+  let released = false;
+  return {
+    address: `127.0.0.1:${server.port}`,
+    namespace: EMBEDDED_NAMESPACE,
+    server,
+    paths,
+    reused,
+    release: async () => {
+      if (released) return;
+      released = true;
+      await withLock(paths, async () => {
+        fs.rmSync(registration, { force: true });
+        if (liveUsers(paths).length > 0) return;
+        const current = readServerInfo(paths);
+        if (current && isOurServer(current, paths)) await terminateProcess(current, STOP_GRACE_MS);
+        fs.rmSync(paths.serverJson, { force: true });
+      });
+    },
+  };
+}
+
+/** Stops the catalog's server whoever uses it (administration and tests). */
+export async function stopEmbeddedServer(backupPath: string): Promise<void> {
+  const paths = embeddedServerPaths(backupPath);
+  if (!fs.existsSync(paths.dir)) return;
+  await withLock(paths, async () => {
+    const info = readServerInfo(paths);
+    if (info && isOurServer(info, paths)) await terminateProcess(info, STOP_GRACE_MS);
+    fs.rmSync(paths.serverJson, { force: true });
+  });
+}
+
+export function readServerInfo(paths: EmbeddedServerPaths): EmbeddedServerInfo | undefined {
+  try {
+    const v = JSON.parse(fs.readFileSync(paths.serverJson, 'utf8')) as EmbeddedServerInfo;
+    return Number.isInteger(v.pid) && Number.isInteger(v.port) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Live registrations (role.pid.seq file names); stale ones are removed on the way. */
+export function liveUsers(paths: EmbeddedServerPaths): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(paths.clients);
+  } catch {
+    return [];
+  }
+  const live: string[] = [];
+  for (const name of names) {
+    const file = path.join(paths.clients, name);
+    let rec: ProcessRecord | undefined;
+    try {
+      rec = JSON.parse(fs.readFileSync(file, 'utf8')) as ProcessRecord;
+    } catch {
+      rec = undefined;
+    }
+    if (rec && isProcessAlive(rec)) live.push(name);
+    else fs.rmSync(file, { force: true });
+  }
+  return live;
+}
+
+function prepareDir(paths: EmbeddedServerPaths): void {
+  const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+  try {
+    fs.mkdirSync(paths.clients, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new CliError(`cannot create directory "${paths.clients}" for the embedded Temporal server: ${(e as Error).message}`);
+  }
+  for (const d of [paths.dir, paths.clients]) {
+    const st = fs.statSync(d);
+    if (uid !== undefined && st.uid !== uid) {
+      throw new CliError(
+        `directory "${d}" belongs to another OS user (uid ${st.uid}): run gs_probackup as the user that owns the backup catalog`,
+      );
+    }
+    if ((st.mode & 0o777) !== 0o700) fs.chmodSync(d, 0o700);
+  }
+}
+
+let registrationSeq = 0;
+
+function register(paths: EmbeddedServerPaths, role: EmbeddedRole): string {
+  const me = currentProcessRecord();
+  const file = path.join(paths.clients, `${role}.${me.pid}.${++registrationSeq}`);
+  fs.writeFileSync(file, JSON.stringify({ ...me, role, startedAt: new Date().toISOString() }) + '\n', { mode: 0o600 });
+  return file;
+}
+
+/** The recorded pid is alive, is the same process, and runs on this catalog's database. */
+function isOurServer(info: EmbeddedServerInfo, paths: EmbeddedServerPaths): boolean {
+  if (!isProcessAlive(info)) return false;
+  const argv = processArgv(info.pid);
+  return argv === undefined || argv.includes(paths.db);
+}
+
+async function withLock<T>(paths: EmbeddedServerPaths, fn: () => Promise<T>): Promise<T> {
+  const me = currentProcessRecord();
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      const fd = fs.openSync(paths.lock, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600);
+      fs.writeSync(fd, JSON.stringify(me) + '\n');
+      fs.closeSync(fd);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new CliError(`cannot create lock file "${paths.lock}": ${(e as Error).message}`);
+      }
+    }
+    const holder = readRecord(paths.lock);
+    if (holder === undefined || !isProcessAlive(holder)) {
+      reclaimStaleLock(paths.lock, holder);
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new CliError(
+        `lock file "${paths.lock}" is held by process ${holder.pid} for more than ${LOCK_WAIT_MS / 1000} s: ` +
+          `if that process is hung, stop it and run the command again`,
+      );
+    }
+    await sleep(100);
+  }
+  try {
+    return await fn();
+  } finally {
+    fs.rmSync(paths.lock, { force: true });
+  }
+}
+
+function readRecord(file: string): ProcessRecord | undefined {
+  try {
+    const v = JSON.parse(fs.readFileSync(file, 'utf8')) as ProcessRecord;
+    return Number.isInteger(v.pid) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Removes a lock whose holder is dead. Renaming first makes the removal atomic: if another process
+ * reclaimed and re-created the lock between our read and our rename, we notice the live content
+ * and put it back instead of deleting a held lock.
+ */
+function reclaimStaleLock(lock: string, seen: ProcessRecord | undefined): void {
+  const aside = `${lock}.stale.${process.pid}`;
+  try {
+    fs.renameSync(lock, aside);
+  } catch {
+    return; // someone else reclaimed it
+  }
+  const moved = readRecord(aside);
+  if (moved && isProcessAlive(moved) && (seen === undefined || moved.pid !== seen.pid)) {
+    try {
+      fs.linkSync(aside, lock);
+    } catch {
+      /* a third process holds a new lock; the moved one's holder will find its lock gone on release, harmlessly */
+    }
+  } else if (seen === undefined) {
+    // Empty or unreadable: it may be a lock whose holder has not written its pid yet.
+    const age = Date.now() - fs.statSync(aside).mtimeMs;
+    if (age < 2000) {
+      try {
+        fs.linkSync(aside, lock);
+      } catch {
+        /* ignore */
+      }
+    }
+  }
+  fs.rmSync(aside, { force: true });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** The server accepts gRPC and knows the namespace (it registers it during start-up). */
+async function answers(port: number, timeoutMs: number): Promise<boolean> {
+  let conn: Connection | undefined;
+  try {
+    conn = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: timeoutMs });
+    await conn.withDeadline(Date.now() + timeoutMs, () =>
+      conn!.workflowService.describeNamespace({ namespace: EMBEDDED_NAMESPACE }),
+    );
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await conn?.close().catch(() => undefined);
+  }
+}
+
+/** The arguments the SDK's createLocal passes, plus our search attributes and a persistent db. */
+export function devServerArgs(p: { port: number; uiPort: number; db: string }): string[] {
+  return [
+    'server', 'start-dev',
+    '--ip', '127.0.0.1',
+    '--port', String(p.port),
+    '--ui-port', String(p.uiPort),
+    '--namespace', EMBEDDED_NAMESPACE,
+    '--db-filename', p.db,
+    '--log-format', 'pretty',
+    '--log-level', 'warn',
+    '--dynamic-config-value', 'frontend.enableServerVersionCheck=false',
+    '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
+    '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
+    ...SEARCH_ATTRIBUTE_NAMES.flatMap((n) => ['--search-attribute', `${n}=Keyword`]),
+  ];
+}
+
+function logTail(file: string, lines = 15): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+async function startServer(paths: EmbeddedServerPaths, env: Record<string, string | undefined>, timeoutMs: number): Promise<EmbeddedServerInfo> {
+  const binary = temporalCliPath(env);
+  try {
+    if (fs.statSync(paths.log).size > LOG_ROTATE_BYTES) fs.renameSync(paths.log, `${paths.log}.1`);
+  } catch {
+    /* no log yet */
+  }
+  let lastError = '';
+  // A free port can be taken between our probe and the server's bind: try again with new ones.
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const port = await freePort();
+    let uiPort = await freePort();
+    while (uiPort === port) uiPort = await freePort();
+    const logFd = fs.openSync(paths.log, 'a', 0o600);
+    fs.writeSync(logFd, `--- ${new Date().toISOString()} starting ${binary} (port ${port}, UI port ${uiPort}) for process ${process.pid}\n`);
+    const child = spawn(binary, devServerArgs({ port, uiPort, db: paths.db }), {
+      cwd: paths.dir,
+      detached: true,
+      stdio: ['ignore', logFd, logFd],
+      env: env as NodeJS.ProcessEnv,
+    });
+    fs.closeSync(logFd);
+    let exited: string | undefined;
+    child.on('exit', (code, sig) => (exited = sig ? `signal ${sig}` : `exit code ${code}`));
+    child.on('error', (e) => (exited = e.message));
+    child.unref();
+    const pid = child.pid;
+    const deadline = Date.now() + timeoutMs;
+    let ready = false;
+    while (!ready && exited === undefined && Date.now() < deadline) {
+      ready = await answers(port, 1000);
+      if (!ready) await sleep(100);
+    }
+    if (ready && exited === undefined && pid !== undefined) {
+      const info: EmbeddedServerInfo = {
+        pid,
+        procStart: processStartTime(pid),
+        port,
+        uiPort,
+        startedAt: new Date().toISOString(),
+        binary,
+      };
+      const tmp = `${paths.serverJson}.tmp.${process.pid}`;
+      fs.writeFileSync(tmp, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
+      fs.renameSync(tmp, paths.serverJson);
+      return info;
+    }
+    if (exited === undefined) {
+      if (pid !== undefined) await terminateProcess({ pid }, 2000);
+      throw new CliError(
+        `the embedded Temporal server did not accept connections within ${Math.round(timeoutMs / 1000)} s; ` +
+          `see its log "${paths.log}", or set TEMPORAL_ADDRESS to use a running Temporal server`,
+      );
+    }
+    lastError = `${exited}`;
+    const tail = logTail(paths.log);
+    if (!/address already in use/i.test(tail)) {
+      throw new CliError(
+        `the embedded Temporal server "${binary}" exited during start-up (${lastError}); see its log "${paths.log}"` +
+          (tail ? `:\n${tail}` : ''),
+      );
+    }
+  }
+  throw new CliError(`cannot start the embedded Temporal server: no free port (${lastError}); see its log "${paths.log}"`);
+}

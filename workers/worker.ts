@@ -1,0 +1,58 @@
+/**
+ * The backup worker: polls one task queue, runs every workflow from the prebuilt bundle and every
+ * activity. Used in-process by the CLI in embedded mode and as the long-lived `gs_probackup worker`.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { Worker, type NativeConnection } from '@temporalio/worker';
+import * as activities from '../activities';
+import { CliError } from '../client/errors';
+import { workflowBundlePath } from '../client/temporal/installPaths';
+import { installRuntime } from './runtime';
+
+export interface BackupWorkerOptions {
+  nativeConnection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  /** -j of the command (or of `gs_probackup worker`): activity slots are sized from it. */
+  maxConcurrentActivities: number;
+  /** Default: WORKFLOW_BUNDLE_PATH, else <root>/dist/workflow-bundle.js. */
+  workflowBundlePath?: string;
+  /** Shown in the Web UI's worker list. */
+  identity?: string;
+}
+
+/** The backup session activity holds one slot for the whole copy; the copy batches need the rest. */
+export function activitySlots(threads: number): number {
+  return Math.max(4, Math.floor(threads) + 2);
+}
+
+/** The bundle's path; throws the user-facing error when it is missing. */
+export function requireWorkflowBundle(explicit?: string): string {
+  const codePath = explicit ?? workflowBundlePath();
+  if (!fs.existsSync(codePath)) {
+    throw new CliError(`workflow bundle "${codePath}" does not exist: run "npm run build", or set WORKFLOW_BUNDLE_PATH to the bundle`);
+  }
+  return codePath;
+}
+
+export async function createBackupWorker(opts: BackupWorkerOptions): Promise<Worker> {
+  installRuntime();
+  const codePath = requireWorkflowBundle(opts.workflowBundlePath);
+  return Worker.create({
+    connection: opts.nativeConnection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    workflowBundle: { codePath },
+    activities,
+    identity: opts.identity ?? `${process.pid}@${os.hostname()} gs_probackup`,
+    maxConcurrentActivityTaskExecutions: activitySlots(opts.maxConcurrentActivities),
+    // A few workflows at a time on a backup host: a small cache keeps memory flat.
+    maxCachedWorkflows: 100,
+    // After a worker crash its sticky queue is dead; move the next workflow task to the normal queue fast.
+    stickyQueueScheduleToStartTimeout: '3s',
+    // Running activities get this long to finish before they are cancelled, then shutdown gives up.
+    shutdownGraceTime: '5s',
+    shutdownForceTime: '30s',
+  });
+}
