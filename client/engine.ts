@@ -1,34 +1,65 @@
 /**
- * The bridge from a validated command line to a workflow: builds the workflow's one JSON argument,
- * connects to Temporal (embedded or TEMPORAL_ADDRESS), runs the workflow and returns its result.
- * Command handlers stay free of Temporal details.
+ * The bridge from a validated command line to a workflow: connects to Temporal (embedded or
+ * TEMPORAL_ADDRESS), runs the workflow under its exclusive ID and returns its result. A workflow
+ * left running by a killed CLI is followed instead of refused. Command handlers stay free of
+ * Temporal details.
  */
-import type { Writable } from 'node:stream';
 import { connectTemporal } from './temporal/connection';
 import { runWorkflow } from './temporal/runWorkflow';
-import { workflowIds } from '../core/workflowIds';
-import type { BackupRequest, BackupResult } from '../core/requests';
+import type { TextSink } from './temporal/progressView';
+import { pathKey, workflowIds } from '../core/workflowIds';
+import type { BackupRequest, BackupResult, RestoreRequest, RestoreResult } from '../core/requests';
 
 export interface EngineIo {
-  stderr: Writable;
+  stderr: TextSink;
   progress: boolean;
   threads: number;
+  env?: Record<string, string | undefined>;
+  onLog?: (line: string) => void;
 }
 
-export async function runBackupWorkflow(req: BackupRequest, io: EngineIo): Promise<BackupResult> {
-  const ctx = await connectTemporal({ backupPath: req.backupPath });
+async function run<T>(
+  backupPath: string,
+  io: EngineIo,
+  spec: { workflowType: string; workflowId: string; arg: object; instance: string; operation: string; backupId?: string },
+): Promise<T> {
+  const ctx = await connectTemporal({ backupPath, env: io.env });
   try {
-    return await runWorkflow<BackupResult>({
+    return await runWorkflow<T>({
       ctx,
-      workflowType: 'backupWorkflow',
-      workflowId: workflowIds.backup(req.instance),
-      args: [req],
-      searchAttributes: { BackupInstance: req.instance, BackupOperation: 'backup' },
+      workflowType: spec.workflowType,
+      workflowId: spec.workflowId,
+      args: [spec.arg],
+      searchAttributes: { BackupInstance: spec.instance, BackupOperation: spec.operation, ...(spec.backupId ? { BackupId: spec.backupId } : {}) },
+      memo: { backupPath, instance: spec.instance },
+      attachIfRunning: true,
       showProgress: io.progress,
       threads: io.threads,
       out: { stderr: io.stderr },
+      onLog: io.onLog,
     });
   } finally {
     await ctx.close();
   }
+}
+
+export function runBackupWorkflow(req: BackupRequest, io: EngineIo): Promise<BackupResult> {
+  return run<BackupResult>(req.backupPath, io, {
+    workflowType: 'backupWorkflow',
+    workflowId: workflowIds.backup(req.instance),
+    arg: req,
+    instance: req.instance,
+    operation: 'backup',
+  });
+}
+
+export function runRestoreWorkflow(req: RestoreRequest, io: EngineIo): Promise<RestoreResult> {
+  return run<RestoreResult>(req.backupPath, io, {
+    workflowType: 'restoreWorkflow',
+    workflowId: workflowIds.restore(req.instance, pathKey(req.pgdata)),
+    arg: req,
+    instance: req.instance,
+    operation: 'restore',
+    backupId: req.backupId,
+  });
 }

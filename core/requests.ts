@@ -50,3 +50,47 @@ export interface BackupResult {
   dataBytes: number;
   walBytes: number;
 }
+
+export interface DirMapping {
+  old: string;
+  new: string;
+}
+
+export interface RestoreRequest {
+  backupPath: string;
+  instance: string;
+  /** Absent: the latest OK (or DONE) backup of the instance. */
+  backupId?: string;
+  /** Target data directory (-D, or the instance's pgdata). */
+  pgdata: string;
+  /** The instance's system identifier from pg_probackup.conf: the backup must match it. */
+  systemIdentifier: string;
+  threads: number;
+  tablespaceMapping: DirMapping[];
+  externalMapping: DirMapping[];
+  skipExternalDirs: boolean;
+  force: boolean;
+  noValidate: boolean;
+  noSync: boolean;
+  skipBlockValidation: boolean;
+  rwTimeoutSec: number;
+  /** Recovery settings written for PostgreSQL 15 (postgresql.auto.conf + recovery.signal). */
+  recovery?: {
+    targetTime?: string;
+    targetXid?: string;
+    targetLsn?: string;
+    targetName?: string;
+    targetInclusive?: boolean;
+    targetTimeline?: string;
+    targetAction?: string;
+    targetImmediate?: boolean;
+    restoreCommand?: string;
+  };
+}
+
+export interface RestoreResult {
+  backupId: string;
+  pgdata: string;
+  files: number;
+  bytes: number;
+}

@@ -124,6 +124,7 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
       }),
       sessionFailed,
     ]);
+    for (const w of plan.warnings) log(w);
     progress.filesTotal = plan.nFiles;
     progress.bytesTotal = plan.totalBytes;
     log(`INFO: PGDATA size: ${prettyBytes(plan.pgdataBytes)}`);

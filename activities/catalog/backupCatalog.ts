@@ -53,7 +53,7 @@ export async function prepareBackup(input: {
 }): Promise<PreparedBackup> {
   const { req } = input;
   const info = activityInfo();
-  const owner: OwnerRecord = { workflowId: info.workflowExecution.workflowId, runId: info.workflowExecution.runId };
+  const owner: OwnerRecord = { workflowId: info.workflowExecution?.workflowId ?? '', runId: info.workflowExecution?.runId ?? '' };
   const instanceDir = catalogPaths.instanceDir(req.backupPath, req.instance);
   try {
     await fs.access(catalogPaths.instanceConfig(req.backupPath, req.instance));

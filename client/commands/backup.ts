@@ -1,13 +1,23 @@
+import { runBackupWorkflow } from '../engine';
 import type { CommandContext } from '../context';
-import { NotImplementedError } from '../errors';
 import { openInstance } from '../instance';
 import type { BackupOptions } from '../options/commands';
+import { workflowLogSink } from '../workflowLog';
+import { buildBackupRequest } from './backupRequest';
 
-/**
- * Takes a backup as the backup workflow (resolved instance options: openInstance).
- * Parsed and validated; the behaviour is not built yet, so it changes nothing and fails.
- */
+/** Takes a backup as the backup workflow; the workflow's log lines are printed as they come. */
 export async function backupCommand(opts: BackupOptions, ctx: CommandContext): Promise<number> {
-  await openInstance(opts, ctx);
-  throw new NotImplementedError('backup');
+  const resolved = await openInstance(opts, ctx);
+  const req = buildBackupRequest(opts, resolved);
+  if (!opts.stream) {
+    ctx.logger.info('WAL is streamed into the backup (STREAM mode): gs_probackup on Temporal makes self-contained backups');
+  }
+  await runBackupWorkflow(req, {
+    stderr: ctx.stderr,
+    progress: opts.progress ?? false,
+    threads: req.threads,
+    env: ctx.env,
+    onLog: workflowLogSink(ctx.logger),
+  });
+  return 0;
 }

@@ -1,13 +1,61 @@
+import * as path from 'node:path';
+import type { RestoreRequest } from '../../core/requests';
+import { runRestoreWorkflow } from '../engine';
 import type { CommandContext } from '../context';
-import { NotImplementedError } from '../errors';
+import { CliError } from '../errors';
 import { openInstance } from '../instance';
 import type { RestoreOptions } from '../options/commands';
+import { workflowLogSink } from '../workflowLog';
 
-/**
- * Restores a backup as the restore workflow.
- * Parsed and validated; the behaviour is not built yet, so it changes nothing and fails.
- */
+function isoUtc(unixSec: number): string {
+  return new Date(unixSec * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '+00');
+}
+
+/** Restores a backup as the restore workflow (spec §8); refusals happen before anything is written. */
 export async function restoreCommand(opts: RestoreOptions, ctx: CommandContext): Promise<number> {
-  await openInstance(opts, ctx);
-  throw new NotImplementedError('restore');
+  const resolved = await openInstance(opts, ctx);
+  const unsupported: [boolean, string][] = [
+    [opts.incrementalMode !== undefined && opts.incrementalMode !== 'none', '-I/--incremental-mode'],
+    [opts.dbInclude !== undefined || opts.dbExclude !== undefined, '--db-include/--db-exclude (partial restore)'],
+    [!!opts.restoreAsReplica, '-R/--restore-as-replica'],
+  ];
+  for (const [given, what] of unsupported) if (given) throw new CliError(`${what} is not implemented yet`);
+  const pgdata = resolved.pgdata;
+  if (!pgdata) throw new CliError('no target data directory: give -D/--pgdata (or PGDATA)');
+  if (!resolved.systemIdentifier) throw new CliError(`pg_probackup.conf of instance '${resolved.instance}' has no system-identifier: recreate the instance with add-instance`);
+  const recovery: NonNullable<RestoreRequest['recovery']> = {};
+  if (opts.recoveryTargetTime !== undefined) recovery.targetTime = isoUtc(opts.recoveryTargetTime);
+  if (opts.recoveryTargetXid !== undefined) recovery.targetXid = String(opts.recoveryTargetXid);
+  if (opts.recoveryTargetLsn !== undefined) recovery.targetLsn = String(opts.recoveryTargetLsn);
+  if (opts.recoveryTargetName !== undefined) recovery.targetName = opts.recoveryTargetName;
+  if (opts.recoveryTargetInclusive !== undefined) recovery.targetInclusive = opts.recoveryTargetInclusive;
+  if (opts.recoveryTargetTimeline !== undefined) recovery.targetTimeline = String(opts.recoveryTargetTimeline);
+  if (opts.recoveryTargetAction !== undefined) recovery.targetAction = opts.recoveryTargetAction;
+  if (opts.immediate || opts.recoveryTarget === 'immediate') recovery.targetImmediate = true;
+  if (opts.restoreCommand !== undefined) recovery.restoreCommand = opts.restoreCommand;
+  const req: RestoreRequest = {
+    backupPath: resolved.backupPath,
+    instance: resolved.instance,
+    ...(opts.backupId ? { backupId: opts.backupId } : {}),
+    pgdata: path.resolve(pgdata),
+    systemIdentifier: resolved.systemIdentifier,
+    threads: opts.threads ?? 1,
+    tablespaceMapping: (opts.tablespaceMapping ?? []).map((m) => ({ old: m.oldDir, new: m.newDir })),
+    externalMapping: (opts.externalMapping ?? []).map((m) => ({ old: m.oldDir, new: m.newDir })),
+    skipExternalDirs: opts.skipExternalDirs ?? false,
+    force: opts.force ?? false,
+    noValidate: opts.noValidate ?? false,
+    noSync: opts.noSync ?? false,
+    skipBlockValidation: opts.skipBlockValidation ?? false,
+    rwTimeoutSec: resolved.rwTimeoutSec,
+    ...(Object.keys(recovery).length ? { recovery } : {}),
+  };
+  await runRestoreWorkflow(req, {
+    stderr: ctx.stderr,
+    progress: opts.progress ?? false,
+    threads: req.threads,
+    env: ctx.env,
+    onLog: workflowLogSink(ctx.logger),
+  });
+  return 0;
 }

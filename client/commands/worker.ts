@@ -1,14 +1,16 @@
+import { runWorkerCommand } from '../../workers/workerCommand';
 import type { CommandContext } from '../context';
-import { NotImplementedError } from '../errors';
 import { requireCatalog } from '../catalog';
 import type { WorkerOptions } from '../options/commands';
 
 /**
- * Runs a long-lived Temporal worker for this catalog (production mode).
- * Parsed and validated; the behaviour is not built yet, so it changes nothing and fails.
+ * A long-lived Temporal worker: with TEMPORAL_ADDRESS it polls that server; without it, it runs
+ * the catalog's embedded server and finishes workflows a killed CLI left pending.
  */
 export async function workerCommand(opts: WorkerOptions, ctx: CommandContext): Promise<number> {
   await requireCatalog(opts.backupPath);
-  void ctx;
-  throw new NotImplementedError('worker');
+  return runWorkerCommand(
+    { backupPath: opts.backupPath, taskQueue: opts.taskQueue, threads: opts.threads ?? 4 },
+    { env: ctx.env, stderr: ctx.stderr, logger: ctx.logger },
+  );
 }

@@ -1,0 +1,358 @@
+/**
+ * Copy activities of a backup: planBackupCopy (list + batches on disk), copyBatch (one batch of
+ * files, idempotent: every file goes to a temp name and is renamed; a batch that finished before
+ * returns its recorded result), copyPgControl (last), assembleBackupContent (backup_content.control
+ * and page_header_map from the batch results).
+ */
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { backupContentCrc, serializeBackupContent, type FileEntry } from '../../core/backupContent';
+import { catalogPaths } from '../../core/catalogPaths';
+import { crc32c } from '../../core/crc32c';
+import { PAGE_HEADER_SIZE, PageHeaderMapBuilder, pageChecksumField, pageLsn, writePageHeader } from '../../core/dataFileFormat';
+import { parsePgControl } from '../../core/pgControl';
+import { BLCKSZ, type CompressAlg } from '../../core/types';
+import { fsyncDir, writeFileAtomic } from '../atomicWrite';
+import { backupPath, batchHeaderFile, batchResultFile, listBackupFiles, makeCopyPlan, planFile, sourcePath, type CopyPlan } from './plan';
+
+const CHUNK_PAGES = 128; // 1 MiB reads
+
+export async function planBackupCopy(input: {
+  backupDir: string;
+  pgdata: string;
+  externalDirs: string[];
+  backupPgLog: boolean;
+  backupPgReplslot: boolean;
+}): Promise<{ nFiles: number; nBatches: number; totalBytes: number; pgdataBytes: number; warnings: string[] }> {
+  const warnings: string[] = [];
+  const entries = await listBackupFiles(input.pgdata, input.externalDirs, input, (m) => warnings.push(m));
+  if (entries.filter((e) => e.externalDirNum === 0).length < 100) {
+    throw ApplicationFailure.nonRetryable(`PGDATA "${input.pgdata}" is almost empty: is it the data directory of the instance?`, 'BadPgdata');
+  }
+  const plan = makeCopyPlan(entries);
+  for (const e of entries) {
+    if (e.isDir) await fs.mkdir(backupPath(e, input.backupDir), { recursive: true, mode: 0o700 });
+  }
+  await fs.mkdir(path.join(catalogPaths.stateDir(input.backupDir), 'batches'), { recursive: true, mode: 0o700 });
+  await writeFileAtomic(planFile(input.backupDir), JSON.stringify(plan));
+  const files = entries.filter((e) => !e.isDir);
+  return {
+    nFiles: files.length,
+    nBatches: plan.batches.length,
+    totalBytes: files.reduce((s, e) => s + e.size, 0),
+    pgdataBytes: plan.pgdataBytes + 8192,
+    warnings,
+  };
+}
+
+interface BatchResult {
+  files: number;
+  bytesRead: number;
+  entries: FileEntry[];
+  /** Per entry index in `entries`: [offset, length] of its header blob in the batch's .hdr file. */
+  headers: Record<number, [number, number]>;
+}
+
+export interface CopyBatchInput {
+  backupDir: string;
+  pgdata: string;
+  externalDirs: string[];
+  batchNo: number;
+  compressAlg: CompressAlg;
+  compressLevel: number;
+  checksumVersion: number;
+  skipBlockValidation: boolean;
+  noSync: boolean;
+}
+
+async function readPlan(backupDir: string): Promise<CopyPlan> {
+  return JSON.parse(await fs.readFile(planFile(backupDir), 'utf8')) as CopyPlan;
+}
+
+export async function copyBatch(input: CopyBatchInput): Promise<{ files: number; bytesRead: number }> {
+  const done = batchResultFile(input.backupDir, input.batchNo);
+  try {
+    const prev = JSON.parse(await fs.readFile(done, 'utf8')) as BatchResult;
+    return { files: prev.files, bytesRead: prev.bytesRead };
+  } catch {
+    /* not done yet */
+  }
+  if (input.compressAlg === 'pglz') {
+    throw ApplicationFailure.nonRetryable('--compress-algorithm=pglz is not implemented yet: use zlib or none', 'NotSupported');
+  }
+  const ctx = Context.current();
+  const plan = await readPlan(input.backupDir);
+  const result: BatchResult = { files: 0, bytesRead: 0, entries: [], headers: {} };
+  const hdrChunks: Buffer[] = [];
+  let hdrOff = 0;
+  for (const idx of plan.batches[input.batchNo]) {
+    const e = plan.entries[idx];
+    const src = sourcePath(e, input.pgdata, input.externalDirs);
+    const dst = backupPath(e, input.backupDir);
+    const copied = e.isDatafile
+      ? await copyDataFile(src, dst, input, (n) => {
+          result.bytesRead += n;
+          ctx.heartbeat({ batch: input.batchNo, bytesRead: result.bytesRead });
+        })
+      : await copyPlainFile(src, dst, e.mode, !input.noSync, (n) => {
+          result.bytesRead += n;
+          ctx.heartbeat({ batch: input.batchNo, bytesRead: result.bytesRead });
+        });
+    if (!copied) continue; // vanished since listing: a dropped relation
+    result.files++;
+    const entry: FileEntry = {
+      path: e.path,
+      size: copied.writeSize,
+      mode: e.mode,
+      isDatafile: e.isDatafile,
+      isCfs: false,
+      crc: copied.crc,
+      compressAlg: e.isDatafile ? copied.compressAlg : 'none',
+      externalDirNum: e.externalDirNum,
+      dbOid: e.dbOid,
+      fullSize: copied.fullSize,
+      ...(e.isDatafile ? { segno: e.segno ?? 0, nBlocks: copied.nBlocks } : {}),
+    };
+    if (copied.headerBlob) {
+      entry.nHeaders = copied.nHeaders;
+      entry.hdrCrc = copied.hdrCrc;
+      result.headers[result.entries.length] = [hdrOff, copied.headerBlob.length];
+      hdrChunks.push(copied.headerBlob);
+      hdrOff += copied.headerBlob.length;
+    }
+    result.entries.push(entry);
+  }
+  await writeFileAtomic(batchHeaderFile(input.backupDir, input.batchNo), Buffer.concat(hdrChunks), { sync: !input.noSync });
+  await writeFileAtomic(done, JSON.stringify(result), { sync: !input.noSync });
+  return { files: result.files, bytesRead: result.bytesRead };
+}
+
+interface Copied {
+  writeSize: number;
+  fullSize: number;
+  crc: number;
+  compressAlg: CompressAlg;
+  nBlocks?: number;
+  nHeaders?: number;
+  hdrCrc?: number;
+  headerBlob?: Buffer;
+}
+
+async function openSource(src: string): Promise<fs.FileHandle | null> {
+  try {
+    return await fs.open(src, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new Error(`cannot open "${src}": ${(e as Error).message}`);
+  }
+}
+
+/** Non-data files: byte for byte, CRC of the content, the source's mode. */
+async function copyPlainFile(src: string, dst: string, mode: number, sync: boolean, onBytes: (n: number) => void): Promise<Copied | null> {
+  const inFh = await openSource(src);
+  if (!inFh) return null;
+  const tmp = `${dst}.gs_tmp`;
+  const outFh = await fs.open(tmp, 'w', 0o600);
+  let crc = 0;
+  let total = 0;
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const { bytesRead } = await inFh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      const chunk = buf.subarray(0, bytesRead);
+      crc = crc32c(chunk, crc);
+      await outFh.write(chunk);
+      total += bytesRead;
+      onBytes(bytesRead);
+    }
+    await outFh.chmod(mode & 0o7777);
+    if (sync) await outFh.sync();
+  } finally {
+    await inFh.close();
+    await outFh.close();
+  }
+  await fs.rename(tmp, dst);
+  return { writeSize: total, fullSize: total, crc, compressAlg: 'none' };
+}
+
+/**
+ * Data files page by page (spec §5.1): every block of a FULL backup is stored with its header;
+ * a page is compressed when that makes it smaller. The file is read up to its size at open: blocks
+ * added later are in the WAL of the backup.
+ */
+async function copyDataFile(src: string, dst: string, input: CopyBatchInput, onBytes: (n: number) => void): Promise<Copied | null> {
+  const inFh = await openSource(src);
+  if (!inFh) return null;
+  const tmp = `${dst}.gs_tmp`;
+  const outFh = await fs.open(tmp, 'w', 0o600);
+  const compress = input.compressAlg === 'zlib';
+  const headers = new PageHeaderMapBuilder();
+  let crc = 0;
+  let pos = 0;
+  let nBlocks = 0;
+  try {
+    const size = (await inFh.stat()).size;
+    const totalBlocks = Math.floor(size / BLCKSZ);
+    const buf = Buffer.allocUnsafe(CHUNK_PAGES * BLCKSZ);
+    const out = Buffer.allocUnsafe(CHUNK_PAGES * (BLCKSZ + PAGE_HEADER_SIZE));
+    while (nBlocks < totalBlocks) {
+      const want = Math.min(CHUNK_PAGES, totalBlocks - nBlocks) * BLCKSZ;
+      const { bytesRead } = await inFh.read(buf, 0, want, nBlocks * BLCKSZ);
+      const pages = Math.floor(bytesRead / BLCKSZ);
+      if (pages === 0) break; // truncated while we read: the WAL replays the truncation
+      let o = 0;
+      for (let p = 0; p < pages; p++) {
+        const page = buf.subarray(p * BLCKSZ, (p + 1) * BLCKSZ);
+        const block = nBlocks + p;
+        headers.add(pageLsn(page), block, pos + o, pageChecksumField(page));
+        let payload: Buffer = page;
+        if (compress) {
+          const z = zlib.deflateSync(page, { level: input.compressLevel });
+          if (z.length < BLCKSZ) payload = z;
+        }
+        writePageHeader(out, o, block, payload.length);
+        payload.copy(out, o + PAGE_HEADER_SIZE);
+        o += PAGE_HEADER_SIZE + payload.length;
+      }
+      const chunk = out.subarray(0, o);
+      crc = crc32c(chunk, crc);
+      await outFh.write(chunk);
+      pos += o;
+      nBlocks += pages;
+      onBytes(pages * BLCKSZ);
+      if (bytesRead < want) break;
+    }
+    if (!input.noSync) await outFh.sync();
+  } finally {
+    await inFh.close();
+    await outFh.close();
+  }
+  if (nBlocks === 0) {
+    // An empty relation: nothing stored (pg_probackup creates no file either).
+    await fs.rm(tmp, { force: true });
+    return { writeSize: 0, fullSize: 0, crc: 0, compressAlg: input.compressAlg, nBlocks: 0 };
+  }
+  await fs.rename(tmp, dst);
+  const raw = headers.finish(pos);
+  return {
+    writeSize: pos,
+    fullSize: nBlocks * BLCKSZ,
+    crc,
+    compressAlg: input.compressAlg,
+    nBlocks,
+    nHeaders: headers.count,
+    hdrCrc: crc32c(raw),
+    headerBlob: zlib.deflateSync(raw, { level: 1 }),
+  };
+}
+
+/** global/pg_control goes last, raw; its entry's crc is the one stored inside it (spec §4). */
+export async function copyPgControl(input: { backupDir: string; pgdata: string; noSync: boolean }): Promise<FileEntry> {
+  const src = path.join(input.pgdata, 'global', 'pg_control');
+  const buf = await fs.readFile(src);
+  const st = await fs.stat(src);
+  const dst = path.join(catalogPaths.databaseDir(input.backupDir), 'global', 'pg_control');
+  await fs.mkdir(path.dirname(dst), { recursive: true, mode: 0o700 });
+  await writeFileAtomic(dst, buf, { sync: !input.noSync, mode: st.mode & 0o7777 });
+  return {
+    path: 'global/pg_control',
+    size: buf.length,
+    mode: st.mode,
+    isDatafile: false,
+    isCfs: false,
+    crc: parsePgControl(buf).crc,
+    compressAlg: 'none',
+    externalDirNum: 0,
+    dbOid: 0,
+  };
+}
+
+export interface ContentSums {
+  dataBytes: number;
+  walBytes: number;
+  uncompressedBytes: number;
+  pgdataBytes: number;
+  contentCrc: number;
+}
+
+/**
+ * Writes backup_content.control and page_header_map from the plan and the batch results, plus
+ * files made outside the batches (backup_label, tablespace_map, streamed WAL) and pg_control.
+ */
+export async function assembleBackupContent(input: { backupDir: string; extraFiles: string[]; pgControl: FileEntry; noSync?: boolean }): Promise<ContentSums> {
+  const sync = !input.noSync;
+  const plan = await readPlan(input.backupDir);
+  const entries: FileEntry[] = [];
+  for (const e of plan.entries) {
+    if (!e.isDir) continue;
+    entries.push({ path: e.path, size: 0, mode: e.mode, isDatafile: false, isCfs: false, crc: 0, compressAlg: 'none', externalDirNum: e.externalDirNum, dbOid: e.dbOid });
+  }
+  const mapTmp = `${catalogPaths.pageHeaderMap(input.backupDir)}.tmp`;
+  const mapFh = await fs.open(mapTmp, 'w', 0o600);
+  let mapOff = 0;
+  try {
+    for (let b = 0; b < plan.batches.length; b++) {
+      const r = JSON.parse(await fs.readFile(batchResultFile(input.backupDir, b), 'utf8')) as BatchResult;
+      const hdr = await fs.readFile(batchHeaderFile(input.backupDir, b));
+      r.entries.forEach((entry, i) => {
+        const h = r.headers[i];
+        if (h) {
+          entry.hdrOff = mapOff + h[0];
+          entry.hdrSize = h[1];
+        }
+        entries.push(entry);
+      });
+      await mapFh.write(hdr);
+      mapOff += hdr.length;
+    }
+    if (sync) await mapFh.sync();
+  } finally {
+    await mapFh.close();
+  }
+  await fs.rename(mapTmp, catalogPaths.pageHeaderMap(input.backupDir));
+
+  const dbDir = catalogPaths.databaseDir(input.backupDir);
+  for (const rel of input.extraFiles) {
+    const file = path.join(dbDir, rel);
+    const content = await fs.readFile(file);
+    const st = await fs.stat(file);
+    entries.push({
+      path: rel, size: content.length, mode: st.mode, isDatafile: false, isCfs: false, crc: crc32c(content),
+      compressAlg: 'none', externalDirNum: 0, dbOid: 0,
+    });
+  }
+  entries.push(input.pgControl);
+  entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.externalDirNum - b.externalDirNum));
+
+  let dataBytes = 0;
+  let walBytes = 0;
+  let uncompressedBytes = 0;
+  for (const e of entries) {
+    if ((e.mode & 0o170000) === 0o040000) {
+      dataBytes += 4096;
+      uncompressedBytes += 4096;
+    } else if (e.externalDirNum === 0 && e.path.startsWith('pg_wal/')) {
+      walBytes += e.size;
+    } else {
+      dataBytes += e.size;
+      uncompressedBytes += e.fullSize ?? e.size;
+    }
+  }
+  const text = serializeBackupContent(entries);
+  await writeFileAtomic(catalogPaths.backupContent(input.backupDir), text, { sync, mode: 0o600 });
+  if (sync) await fsyncAll(input.backupDir, plan);
+  return { dataBytes, walBytes, uncompressedBytes, pgdataBytes: plan.pgdataBytes + input.pgControl.size, contentCrc: backupContentCrc(text) };
+}
+
+/** Renames are durable only once their directories are synced. */
+async function fsyncAll(backupDir: string, plan: CopyPlan): Promise<void> {
+  const dirs = new Set<string>([backupDir, catalogPaths.databaseDir(backupDir), path.join(catalogPaths.databaseDir(backupDir), 'pg_wal')]);
+  for (const e of plan.entries) {
+    const p = backupPath(e, backupDir);
+    dirs.add(e.isDir ? p : path.dirname(p));
+  }
+  for (const d of dirs) await fsyncDir(d).catch(() => undefined);
+}

@@ -1,0 +1,1 @@
+export { planBackupCopy, copyBatch, copyPgControl, assembleBackupContent, type ContentSums } from './copy';

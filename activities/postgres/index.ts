@@ -1,0 +1,2 @@
+export { inspectInstanceServer, type ServerInfo } from './serverInfo';
+export { backupSession, waitForBackupSession, requestBackupStop, type SessionResult, type SessionStart } from './backupSession';

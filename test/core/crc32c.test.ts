@@ -1,0 +1,54 @@
+import { crc32c } from '../../core/crc32c';
+
+/** Bit-at-a-time reference implementation. */
+function slowCrc(buf: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const b of buf) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  }
+  return ~c >>> 0;
+}
+
+describe('crc32c', () => {
+  it('matches the standard check value', () => {
+    expect(crc32c(Buffer.from('123456789'))).toBe(0xe3069283);
+  });
+
+  it('is 0 for empty input and unsigned', () => {
+    expect(crc32c(new Uint8Array(0))).toBe(0);
+    const v = crc32c(Buffer.from('some text'));
+    expect(v).toBeGreaterThanOrEqual(0);
+    expect(v).toBeLessThanOrEqual(0xffffffff);
+  });
+
+  it('known vectors (RFC 3720)', () => {
+    expect(crc32c(new Uint8Array(32))).toBe(0x8a9136aa);
+    expect(crc32c(new Uint8Array(32).fill(0xff))).toBe(0x62a8ab43);
+    const inc = new Uint8Array(32).map((_, i) => i);
+    expect(crc32c(inc)).toBe(0x46dd794e);
+  });
+
+  it('agrees with the bitwise reference for all lengths and offsets', () => {
+    const data = new Uint8Array(300);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 131 + 7) & 0xff;
+    for (let len = 0; len < 40; len++) {
+      for (let off = 0; off < 9; off++) {
+        const sub = data.subarray(off, off + len);
+        expect(crc32c(sub)).toBe(slowCrc(sub));
+      }
+    }
+    expect(crc32c(data)).toBe(slowCrc(data));
+  });
+
+  it('continues a running CRC', () => {
+    const a = Buffer.from('hello, ');
+    const b = Buffer.from('world and more bytes here');
+    expect(crc32c(b, crc32c(a))).toBe(crc32c(Buffer.concat([a, b])));
+    expect(crc32c(a, crc32c(new Uint8Array(0)))).toBe(crc32c(a));
+    const big = Buffer.alloc(100003, 0x5a);
+    let run = crc32c(big.subarray(0, 0));
+    for (let i = 0; i < big.length; i += 4097) run = crc32c(big.subarray(i, i + 4097), run);
+    expect(run).toBe(crc32c(big));
+  });
+});
