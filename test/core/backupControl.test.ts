@@ -72,7 +72,7 @@ describe('backup.control', () => {
       note: "it's a note",
       contentCrc: 3735928559,
     });
-    expect(backupIdOf(c)).toBe('SCUN3G');
+    expect(backupIdOf(c)).toBe('SCUN44');
   });
 
   it('serializes exactly the spec layout', () => {
