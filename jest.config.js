@@ -9,5 +9,4 @@ module.exports = {
   // Real servers on 2 cores: one test file at a time keeps timings honest.
   maxWorkers: 1,
   testTimeout: 120000,
-  reporters: ['default', '<rootDir>/test/setup/summaryReporter.js'],
 };

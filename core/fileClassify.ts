@@ -81,8 +81,8 @@ export function parseRelationPath(rel: string): RelationFile | null {
 /** The database OID a path belongs to (0 outside base/ and tablespaces). */
 export function dbOidOf(rel: string): number {
   const parts = rel.split('/');
-  if (parts[0] === 'base' && parts.length >= 3) return Number(parts[1]) || 0;
-  if (parts[0] === 'pg_tblspc' && parts.length >= 5) return Number(parts[3]) || 0;
+  if (parts[0] === 'base' && parts.length >= 2) return Number(parts[1]) || 0;
+  if (parts[0] === 'pg_tblspc' && parts.length >= 4) return Number(parts[3]) || 0;
   return 0;
 }
 

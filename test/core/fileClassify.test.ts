@@ -1,0 +1,42 @@
+import { dbOidOf, dropUnloggedForks, parseRelationPath, skipsDirContent, skipsFile } from '../../core/fileClassify';
+import { planBatches } from '../../core/batchPlan';
+
+const opts = { backupPgLog: false, backupPgReplslot: false };
+
+test('relation file names: forks, segments, databases, tablespaces', () => {
+  expect(parseRelationPath('base/5/16384')).toEqual({ dbOid: 5, relOid: 16384, fork: 'main', segno: 0 });
+  expect(parseRelationPath('base/5/16384.3')).toEqual({ dbOid: 5, relOid: 16384, fork: 'main', segno: 3 });
+  expect(parseRelationPath('base/5/16384_fsm')?.fork).toBe('fsm');
+  expect(parseRelationPath('base/5/16384_init')?.fork).toBe('init');
+  expect(parseRelationPath('global/1262')).toEqual({ dbOid: 0, relOid: 1262, fork: 'main', segno: 0 });
+  expect(parseRelationPath('pg_tblspc/16400/PG_15_202209061/16401/16402.1')).toEqual({ dbOid: 16401, relOid: 16402, fork: 'main', segno: 1 });
+  for (const p of ['base/5/pg_filenode.map', 'base/5/PG_VERSION', 'base/5/016384', 'base/5/16384.01', 'postgresql.conf', 'pg_xact/0000']) {
+    expect(parseRelationPath(p)).toBeNull();
+  }
+  expect(dbOidOf('pg_tblspc/16400/PG_15_202209061/16401')).toBe(16401);
+});
+
+test('exclusions of spec §7.3', () => {
+  for (const d of ['pg_wal', 'pg_stat_tmp', 'pg_replslot', 'pg_notify', 'base/pgsql_tmp', 'log', 'pg_tblspc/1/PG_15_x/pgsql_tmp']) expect(skipsDirContent(d, opts)).toBe(true);
+  for (const d of ['base', 'base/5', 'global', 'pg_xact', 'pg_tblspc/1/PG_15_x']) expect(skipsDirContent(d, opts)).toBe(false);
+  expect(skipsDirContent('log', { ...opts, backupPgLog: true })).toBe(false);
+  expect(skipsDirContent('pg_replslot', { ...opts, backupPgReplslot: true })).toBe(false);
+  for (const f of ['postmaster.pid', 'postmaster.opts', 'backup_label', 'tablespace_map', 'recovery.signal', 'base/5/pg_internal.init', 'base/5/t3_16384']) expect(skipsFile(f)).toBe(true);
+  for (const f of ['postgresql.conf', 'base/5/16384', 'global/pg_filenode.map']) expect(skipsFile(f)).toBe(false);
+});
+
+test('unlogged relations keep only the init fork (and vm)', () => {
+  const files = ['base/5/100', 'base/5/100.1', 'base/5/100_fsm', 'base/5/100_init', 'base/5/100_vm', 'base/5/200', 'base/6/100'].map((p) => ({ path: p, externalDirNum: 0 }));
+  expect(dropUnloggedForks(files).map((f) => f.path)).toEqual(['base/5/100_init', 'base/5/100_vm', 'base/5/200', 'base/6/100']);
+});
+
+test('batches: bounded by bytes and count, every file exactly once, largest first', () => {
+  const sizes = [100, 5, 70, 30, 0, 0, 200];
+  const b = planBatches(sizes, { maxBytes: 100, maxFiles: 3 });
+  expect(b.flat().sort()).toEqual([0, 1, 2, 3, 4, 5, 6]);
+  expect(b[0]).toEqual([6]);
+  for (const batch of b) {
+    expect(batch.length).toBeLessThanOrEqual(3);
+    if (batch.length > 1) expect(batch.reduce((s, i) => s + sizes[i], 0)).toBeLessThanOrEqual(100);
+  }
+});
