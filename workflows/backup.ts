@@ -21,6 +21,7 @@ import type * as restoreActivities from '../activities/restore';
 import type { BackupControl } from '../core/backupControl';
 import type { Lsn } from '../core/lsn';
 import type { BackupRequest, BackupResult } from '../core/requests';
+import { prettySize as prettyBytes } from '../core/show';
 import { progressQuery, type Progress } from './progress';
 
 const HOUR = 3600;
@@ -248,15 +249,4 @@ function errorMessage(err: unknown): string {
 function elapsed(since: number): string {
   const s = Math.round((Date.now() - since) / 1000);
   return s >= 60 ? `${Math.floor(s / 60)}m:${s % 60}s` : `${s}s`;
-}
-
-function prettyBytes(n: number): string {
-  if (n <= 0) return '0';
-  if (n < 10240) return `${n}B`;
-  let v = n >> 9;
-  for (const unit of ['kB', 'MB', 'GB', 'TB']) {
-    if (v < 20479 || unit === 'TB') return `${Math.floor((v + 1) / 2)}${unit}`;
-    v >>= 10;
-  }
-  return `${n}B`;
 }

@@ -31,9 +31,9 @@ describe('file logging through main()', () => {
   it('an instance whose pg_probackup.conf enables file logging logs its errors there', async () => {
     fs.writeFileSync(path.join(B, 'backups', 'node', 'pg_probackup.conf'), `pgdata = /data\nlog-level-file = INFO\nlog-directory = ${B}/mylog\n`);
     const r = await runMain(['backup', '-B', B, '--instance=node', '-b', 'FULL', '-W', 'hunter2']);
-    expect(r.stderr).toBe('ERROR: backup is not implemented yet\n');
+    expect(r.stderr).toBe("ERROR: pg_probackup.conf of instance 'node' has no system-identifier: recreate the instance with add-instance\n");
     const log = fs.readFileSync(path.join(B, 'mylog', 'pg_probackup.log'), 'utf8');
-    expect(log).toMatch(/INFO: command: gs_probackup backup -B \S+ --instance=node -b FULL -W \*{8}\n.*ERROR: backup is not implemented yet\n$/);
+    expect(log).toMatch(/INFO: command: gs_probackup backup -B \S+ --instance=node -b FULL -W \*{8}\n.*ERROR: pg_probackup.conf of instance 'node' has no system-identifier.*\n$/);
     expect(log).not.toContain('hunter2');
   });
 

@@ -58,7 +58,7 @@ server-version = 15
 timelineid = 1
 start-lsn = 0/4C000028
 stop-lsn = 0/4D0000B8
-start-time = '2024-05-02 08:19:24+00'
+start-time = '2024-05-02 08:19:26+00'
 end-time = '2024-05-02 08:19:37+00'
 recovery-xid = 743
 recovery-time = '2024-05-02 08:19:36+00'
@@ -195,7 +195,7 @@ describe('catalog commands on a real data directory', () => {
     fs.mkdirSync(dir, { mode: 0o700 });
     fs.writeFileSync(path.join(dir, 'backup.control'), CONTROL, { mode: 0o600 });
     const withBackup = await runMain(['show', '-B', B, '--instance', NODE]);
-    expect(withBackup.stdout).toMatch(new RegExp(`\\n ${NODE} +15 +${BACKUP_ID} .* FULL +STREAM +1/0 +13s +239MB +16MB +2\\.31 +0/4C000028 +0/4D0000B8 +OK +\\n`));
+    expect(withBackup.stdout).toMatch(new RegExp(`\\n ${NODE} +15 +${BACKUP_ID} .* FULL +STREAM +1/0 +13s +238MB +16MB +2\\.31 +0/4C000028 +0/4D0000B8 +OK +\\n`));
     const js = JSON.parse((await runMain(['show', '-B', B, '--instance', NODE, '--format=json'])).stdout);
     expect(js).toHaveLength(1);
     expect(js[0].backups[0]).toMatchObject({ id: BACKUP_ID, 'backup-mode': 'FULL', status: 'OK', 'start-lsn': '0/4C000028', 'recovery-xid': 743 });
@@ -273,7 +273,7 @@ describe('catalog commands on a real data directory', () => {
           () => `ERROR: instance 'ghost' does not exist in backup catalog '${B}': run add-instance first`,
         ],
       ),
-      ['backup (not built yet)', () => ['backup', '-B', B, '--instance', NODE, '-b', 'FULL'], () => ({}), () => 'ERROR: backup is not implemented yet'],
+      ['backup -b PAGE (not built yet)', () => ['backup', '-B', B, '--instance', NODE, '-b', 'PAGE'], () => ({}), () => 'ERROR: option -b/--backup-mode: invalid value "PAGE": only FULL backups are implemented so far'],
       ['merge (not built yet)', () => ['merge', '-B', B, '--instance', NODE, '-i', BACKUP_ID], () => ({}), () => 'ERROR: merge is not implemented yet'],
     ];
 
