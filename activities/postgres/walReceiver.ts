@@ -86,6 +86,8 @@ export class WalReceiver {
   }
 
   private onCopyData(chunk: Buffer, conn: PgConnectionInternals): void {
+    // After finish() the segment files are final; WAL past the stop LSN is not part of the backup.
+    if (this.ended) return;
     const msg = parseReplicationMessage(chunk);
     if (msg.kind === 'xlog') {
       // The buffer belongs to the socket reader; copy before queuing.
@@ -94,7 +96,10 @@ export class WalReceiver {
       this.pending++;
       if (this.pending > 64) conn.stream.pause();
       this.queue = this.queue.then(async () => {
-        if (this.failure) return;
+        if (this.failure || this.ended) {
+          this.pending--;
+          return;
+        }
         try {
           await this.write(start, data);
         } catch (e) {
