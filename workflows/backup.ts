@@ -157,6 +157,15 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
     log(`INFO: wait for pg_backup_stop()`);
     await pgShort.requestBackupStop({ backupDir });
     const stop = await sessionDone;
+    if (stop.attempt !== session.attempt) {
+      // Pages copied under a session that died may have changed before the new session's start
+      // LSN, and that WAL is not in the backup: the copy cannot be trusted as it is.
+      throw ApplicationFailure.nonRetryable(
+        `the backup session was lost (pg_backup_start was called again: start LSN ${session.startLsn} became ${stop.startLsn}); ` +
+          `files copied under the old session cannot be trusted: run the backup again`,
+        'SessionLost',
+      );
+    }
     log(`INFO: pg_backup_stop() LSN: ${stop.stopLsn}`);
 
     progress.phase = 'writing catalog';
