@@ -11,7 +11,8 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { backupContentCrc, serializeBackupContent, type FileEntry } from '../../core/backupContent';
 import { catalogPaths } from '../../core/catalogPaths';
 import { crc32c } from '../../core/crc32c';
-import { PAGE_HEADER_SIZE, PageHeaderMapBuilder, pageChecksumField, pageLsn, writePageHeader } from '../../core/dataFileFormat';
+import { PAGE_HEADER_SIZE, PageHeaderMapBuilder, pageLsn, writePageHeader } from '../../core/dataFileFormat';
+import { pageChecksum, relationBlockNumber, verifyPage } from '../../core/pageChecksum';
 import { parsePgControl } from '../../core/pgControl';
 import { BLCKSZ, type CompressAlg } from '../../core/types';
 import { fsyncDir, writeFileAtomic } from '../atomicWrite';
@@ -92,7 +93,7 @@ export async function copyBatch(input: CopyBatchInput): Promise<{ files: number;
     const src = sourcePath(e, input.pgdata, input.externalDirs);
     const dst = backupPath(e, input.backupDir);
     const copied = e.isDatafile
-      ? await copyDataFile(src, dst, input, (n) => {
+      ? await copyDataFile(src, dst, e.segno ?? 0, input, (n) => {
           result.bytesRead += n;
           ctx.heartbeat({ batch: input.batchNo, bytesRead: result.bytesRead });
         })
@@ -183,12 +184,14 @@ async function copyPlainFile(src: string, dst: string, mode: number, sync: boole
  * a page is compressed when that makes it smaller. The file is read up to its size at open: blocks
  * added later are in the WAL of the backup.
  */
-async function copyDataFile(src: string, dst: string, input: CopyBatchInput, onBytes: (n: number) => void): Promise<Copied | null> {
+async function copyDataFile(src: string, dst: string, segno: number, input: CopyBatchInput, onBytes: (n: number) => void): Promise<Copied | null> {
   const inFh = await openSource(src);
   if (!inFh) return null;
   const tmp = `${dst}.gs_tmp`;
   const outFh = await fs.open(tmp, 'w', 0o600);
   const compress = input.compressAlg === 'zlib';
+  const verify = !input.skipBlockValidation;
+  const checksums = input.checksumVersion !== 0;
   const headers = new PageHeaderMapBuilder();
   let crc = 0;
   let pos = 0;
@@ -207,7 +210,9 @@ async function copyDataFile(src: string, dst: string, input: CopyBatchInput, onB
       for (let p = 0; p < pages; p++) {
         const page = buf.subarray(p * BLCKSZ, (p + 1) * BLCKSZ);
         const block = nBlocks + p;
-        headers.add(pageLsn(page), block, pos + o, pageChecksumField(page));
+        const relBlock = relationBlockNumber(segno, block);
+        if (verify) await verifyOrReread(inFh, src, page, block, relBlock, checksums);
+        headers.add(pageLsn(page), block, pos + o, pageChecksum(page, 0, relBlock));
         let payload: Buffer = page;
         if (compress) {
           const z = zlib.deflateSync(page, { level: input.compressLevel });
@@ -247,6 +252,31 @@ async function copyDataFile(src: string, dst: string, input: CopyBatchInput, onB
     hdrCrc: crc32c(raw),
     headerBlob: zlib.deflateSync(raw, { level: 1 }),
   };
+}
+
+const TORN_READ_RETRIES = 50;
+
+/**
+ * A page that fails verification may be one PostgreSQL is writing right now (a torn read): read it
+ * again until it verifies; a page that stays bad is corruption and fails the backup.
+ */
+async function verifyOrReread(fh: fs.FileHandle, file: string, page: Buffer, block: number, relBlock: number, checksums: boolean): Promise<void> {
+  let v = verifyPage(page, 0, relBlock, checksums);
+  for (let attempt = 0; v.verdict === 'bad-header' || v.verdict === 'bad-checksum'; attempt++) {
+    if (attempt === TORN_READ_RETRIES) {
+      const what = v.verdict === 'bad-checksum'
+        ? `page verification failed, calculated checksum ${v.expected} but expected ${v.found}`
+        : 'page header is invalid';
+      throw ApplicationFailure.nonRetryable(
+        `Corruption detected in file "${file}", block ${block}: ${what}. Check the cluster with pg_checksums or pg_amcheck; --skip-block-validation takes the backup anyway`,
+        'CorruptPage',
+      );
+    }
+    await new Promise((r) => setTimeout(r, 10));
+    const { bytesRead } = await fh.read(page, 0, BLCKSZ, block * BLCKSZ);
+    if (bytesRead < BLCKSZ) return; // truncated meanwhile: the WAL replays the truncation
+    v = verifyPage(page, 0, relBlock, checksums);
+  }
 }
 
 /** global/pg_control goes last, raw; its entry's crc is the one stored inside it (spec §4). */
