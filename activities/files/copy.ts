@@ -12,6 +12,7 @@ import { backupContentCrc, serializeBackupContent, type FileEntry } from '../../
 import { catalogPaths } from '../../core/catalogPaths';
 import { crc32c } from '../../core/crc32c';
 import { PAGE_HEADER_SIZE, PageHeaderMapBuilder, pageLsn, writePageHeader } from '../../core/dataFileFormat';
+import { pglzCompress } from '../../core/pglz';
 import { pageChecksum, relationBlockNumber, verifyPage } from '../../core/pageChecksum';
 import { parsePgControl } from '../../core/pgControl';
 import { BLCKSZ, type CompressAlg } from '../../core/types';
@@ -79,9 +80,6 @@ export async function copyBatch(input: CopyBatchInput): Promise<{ files: number;
     return { files: prev.files, bytesRead: prev.bytesRead };
   } catch {
     /* not done yet */
-  }
-  if (input.compressAlg === 'pglz') {
-    throw ApplicationFailure.nonRetryable('--compress-algorithm=pglz is not implemented yet: use zlib or none', 'NotSupported');
   }
   const ctx = Context.current();
   const plan = await readPlan(input.backupDir);
@@ -189,7 +187,7 @@ async function copyDataFile(src: string, dst: string, segno: number, input: Copy
   if (!inFh) return null;
   const tmp = `${dst}.gs_tmp`;
   const outFh = await fs.open(tmp, 'w', 0o600);
-  const compress = input.compressAlg === 'zlib';
+  const compress = pageCompressor(input.compressAlg, input.compressLevel);
   const verify = !input.skipBlockValidation;
   const checksums = input.checksumVersion !== 0;
   const headers = new PageHeaderMapBuilder();
@@ -215,8 +213,8 @@ async function copyDataFile(src: string, dst: string, segno: number, input: Copy
         headers.add(pageLsn(page), block, pos + o, pageChecksum(page, 0, relBlock));
         let payload: Buffer = page;
         if (compress) {
-          const z = zlib.deflateSync(page, { level: input.compressLevel });
-          if (z.length < BLCKSZ) payload = z;
+          const z = compress(page);
+          if (z && z.length < BLCKSZ) payload = z;
         }
         writePageHeader(out, o, block, payload.length);
         payload.copy(out, o + PAGE_HEADER_SIZE);
@@ -252,6 +250,18 @@ async function copyDataFile(src: string, dst: string, segno: number, input: Copy
     hdrCrc: crc32c(raw),
     headerBlob: zlib.deflateSync(raw, { level: 1 }),
   };
+}
+
+/** Pages are compressed one by one (spec §5.2), so validation and restore work page by page. */
+function pageCompressor(alg: CompressAlg, level: number): ((page: Buffer) => Buffer | null) | null {
+  if (alg === 'zlib') return (page) => zlib.deflateSync(page, { level });
+  if (alg === 'pglz') {
+    return (page) => {
+      const c = pglzCompress(page);
+      return c ? Buffer.from(c.buffer, c.byteOffset, c.length) : null;
+    };
+  }
+  return null;
 }
 
 const TORN_READ_RETRIES = 50;
