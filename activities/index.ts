@@ -3,4 +3,4 @@ export * from './ping';
 export * from './catalog';
 export * from './postgres';
 export * from './files';
-// export * from './restore';
+export * from './restore';

@@ -76,3 +76,44 @@ export function pageChecksumField(page: Buffer, off = 0): number {
 }
 
 export { BLCKSZ };
+
+export interface StoredPage {
+  block: number;
+  /** Raw page when compressedSize === BLCKSZ, else compressed bytes. */
+  payload: Buffer;
+  compressedSize: number;
+}
+
+/**
+ * Splits the bytes of a backup data file into its page records, whatever the chunking of the
+ * reads: push() chunks as they come, take the complete records it returns.
+ */
+export class PageRecordSplitter {
+  private pending: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly source: string) {}
+
+  push(chunk: Buffer): StoredPage[] {
+    const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    const out: StoredPage[] = [];
+    let o = 0;
+    while (buf.length - o >= PAGE_HEADER_SIZE) {
+      const block = buf.readUInt32LE(o);
+      const size = buf.readInt32LE(o + 4);
+      if (size <= 0 || size > BLCKSZ) {
+        throw new Error(`backup file "${this.source}" is corrupt: page record at offset ${o} has size ${size} (block ${block})`);
+      }
+      if (buf.length - o - PAGE_HEADER_SIZE < size) break;
+      // Copy: the read buffer is reused by the caller.
+      out.push({ block, compressedSize: size, payload: Buffer.from(buf.subarray(o + PAGE_HEADER_SIZE, o + PAGE_HEADER_SIZE + size)) });
+      o += PAGE_HEADER_SIZE + size;
+    }
+    this.pending = Buffer.from(buf.subarray(o));
+    return out;
+  }
+
+  /** Throws when the file ended inside a record. */
+  end(): void {
+    if (this.pending.length) throw new Error(`backup file "${this.source}" is truncated: ${this.pending.length} bytes of an incomplete page record at its end`);
+  }
+}

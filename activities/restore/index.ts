@@ -1,0 +1,2 @@
+export { prepareRestore, restoreBatch, finishRestore } from './restore';
+export { validateBackupForRestore } from './validate';

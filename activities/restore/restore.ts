@@ -1,0 +1,270 @@
+/**
+ * Restore activities: prepareRestore (choose and check the backup and the target, refuse before
+ * writing anything, then lay out directories and tablespace links and save the plan inside the
+ * target), restoreBatch (files of one batch, each to a temp name then renamed: a retry rewrites),
+ * finishRestore (recovery settings, fsync, remove the plan).
+ */
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { activityInfo, ApplicationFailure, Context } from '@temporalio/activity';
+import { backupIdFromTime, backupIdToTime } from '../../core/backupId';
+import type { FileEntry } from '../../core/backupContent';
+import { parseBackupControl } from '../../core/backupControl';
+import { catalogPaths } from '../../core/catalogPaths';
+import { planBatches } from '../../core/batchPlan';
+import { PageRecordSplitter } from '../../core/dataFileFormat';
+import { parsePgControl } from '../../core/pgControl';
+import { parseTablespaceMap, planRestoreLayout, RestorePlanError, type RestoreLayout } from '../../core/restorePlan';
+import type { RestoreRequest } from '../../core/requests';
+import { BLCKSZ } from '../../core/types';
+import { fsyncDir, writeFileAtomic } from '../atomicWrite';
+import { loadBackup, pageFromRecord, readStored, storedPath } from './validate';
+
+const STATE_DIR = '.gs_probackup_restore';
+const planPath = (pgdata: string) => path.join(pgdata, STATE_DIR, 'plan.json');
+
+interface SavedPlan {
+  owner: string;
+  backupId: string;
+  backupDir: string;
+  entries: FileEntry[];
+  layout: RestoreLayout;
+  batches: number[][];
+}
+
+const refuse = (msg: string, type = 'RestoreRefused') => ApplicationFailure.nonRetryable(msg, type);
+
+async function readDirOrNull(dir: string): Promise<string[] | null> {
+  try {
+    return await fs.readdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw refuse(`restore destination "${dir}" is not a directory`);
+    throw refuse(`cannot read restore destination "${dir}": ${(e as Error).message}`);
+  }
+}
+
+/** A live postmaster.pid means a server runs in that directory. */
+async function runningServerPid(pgdata: string): Promise<number | null> {
+  let text: string;
+  try {
+    text = await fs.readFile(path.join(pgdata, 'postmaster.pid'), 'utf8');
+  } catch {
+    return null;
+  }
+  const pid = Number(text.split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM' ? pid : null;
+  }
+}
+
+async function chooseBackup(req: RestoreRequest): Promise<string> {
+  if (req.backupId) return req.backupId;
+  const dir = catalogPaths.instanceDir(req.backupPath, req.instance);
+  const ids = (await fs.readdir(dir)).filter((n) => backupIdToTime(n) !== null).sort((a, b) => backupIdToTime(b)! - backupIdToTime(a)!);
+  for (const id of ids) {
+    try {
+      const file = catalogPaths.backupControl(path.join(dir, id));
+      const c = parseBackupControl(await fs.readFile(file, 'utf8'), file);
+      if (c.status === 'OK' || c.status === 'DONE') return backupIdFromTime(c.startTime);
+    } catch {
+      /* unreadable: not a candidate */
+    }
+  }
+  throw refuse(`cannot find a valid backup of instance '${req.instance}' to restore: no backup has status OK or DONE`);
+}
+
+export async function prepareRestore(req: RestoreRequest): Promise<{ backupId: string; nBatches: number; nFiles: number; totalBytes: number; pgdataBytes: number }> {
+  const info = activityInfo();
+  const owner = `${info.workflowExecution?.workflowId}/${info.workflowExecution?.runId}`;
+  const backupId = await chooseBackup(req);
+  let saved: SavedPlan | null = null;
+  try {
+    saved = JSON.parse(await fs.readFile(planPath(req.pgdata), 'utf8')) as SavedPlan;
+  } catch {
+    /* first attempt */
+  }
+  if (saved && saved.owner === owner) {
+    return summary(saved);
+  }
+
+  let loaded;
+  try {
+    loaded = await loadBackup(req.backupPath, req.instance, backupId);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw refuse(`backup ${backupId} of instance '${req.instance}' does not exist in "${req.backupPath}"`);
+    throw refuse(`backup ${backupId} cannot be read: ${(e as Error).message}`);
+  }
+  const { backupDir, control, entries } = loaded;
+  if (control.status !== 'OK' && control.status !== 'DONE' && !req.force) {
+    throw refuse(`Backup ${backupId} has status: ${control.status}. Restore of a backup with this status is not allowed: validate it, or use --force`);
+  }
+  const pgControlFile = path.join(catalogPaths.databaseDir(backupDir), 'global', 'pg_control');
+  let sysid: string;
+  try {
+    sysid = parsePgControl(await fs.readFile(pgControlFile)).systemIdentifier;
+  } catch (e) {
+    throw refuse(`backup ${backupId} has no readable pg_control ("${pgControlFile}"): ${(e as Error).message}`);
+  }
+  if (sysid !== req.systemIdentifier) {
+    throw refuse(
+      `backup ${backupId} has system identifier ${sysid}, but instance '${req.instance}' has ${req.systemIdentifier}: ` +
+        `the backup belongs to another cluster`,
+    );
+  }
+  const pid = await runningServerPid(req.pgdata);
+  if (pid !== null) {
+    throw refuse(`a PostgreSQL server is running in "${req.pgdata}" (postmaster.pid, PID ${pid}): stop it before restoring into this directory`);
+  }
+  let tablespaceMap = '';
+  try {
+    tablespaceMap = await fs.readFile(path.join(catalogPaths.databaseDir(backupDir), 'tablespace_map'), 'utf8');
+  } catch {
+    /* no tablespaces */
+  }
+  let layout: RestoreLayout;
+  try {
+    layout = planRestoreLayout({
+      entries,
+      pgdata: req.pgdata,
+      tablespaces: parseTablespaceMap(tablespaceMap),
+      backupExternalDirs: control.externalDirs ?? [],
+      tablespaceMapping: req.tablespaceMapping,
+      externalMapping: req.externalMapping,
+      skipExternalDirs: req.skipExternalDirs,
+    });
+  } catch (e) {
+    if (e instanceof RestorePlanError) throw refuse(e.message, 'BadMapping');
+    throw e;
+  }
+  for (const root of layout.roots) {
+    const names = await readDirOrNull(root);
+    if (names && names.length > 0) {
+      throw refuse(`restore destination is not empty: "${root}"${root === req.pgdata ? '' : ' (a tablespace or external directory of the backup: map it elsewhere with -T or --external-mapping)'}`);
+    }
+  }
+
+  // Checks passed: from here on we write.
+  for (const root of layout.roots) await fs.mkdir(root, { recursive: true, mode: 0o700 });
+  await fs.mkdir(path.join(req.pgdata, STATE_DIR), { mode: 0o700 });
+  for (const d of layout.dirs) await fs.mkdir(d.target, { recursive: true, mode: d.mode });
+  for (const l of layout.links) {
+    await fs.mkdir(path.dirname(l.link), { recursive: true, mode: 0o700 });
+    await fs.rm(l.link, { recursive: true, force: true });
+    await fs.symlink(l.target, l.link);
+  }
+  const batches = planBatches(layout.files.map((f) => Math.max(entries[f.entry].size, 0)));
+  saved = { owner, backupId, backupDir, entries, layout, batches };
+  await writeFileAtomic(planPath(req.pgdata), JSON.stringify(saved), { sync: !req.noSync });
+  return summary(saved);
+}
+
+function summary(p: SavedPlan) {
+  const sizeOf = (e: FileEntry) => (e.isDatafile ? (e.nBlocks ?? 0) * BLCKSZ : Math.max(e.size, 0));
+  return {
+    backupId: p.backupId,
+    nBatches: p.batches.length,
+    nFiles: p.layout.files.length,
+    totalBytes: p.layout.files.reduce((s, f) => s + Math.max(p.entries[f.entry].size, 0), 0),
+    pgdataBytes: p.layout.files.reduce((s, f) => s + sizeOf(p.entries[f.entry]), 0),
+  };
+}
+
+export async function restoreBatch(input: { pgdata: string; batchNo: number; noSync: boolean }): Promise<{ files: number; bytes: number }> {
+  const ctx = Context.current();
+  const plan = JSON.parse(await fs.readFile(planPath(input.pgdata), 'utf8')) as SavedPlan;
+  let bytes = 0;
+  let files = 0;
+  for (const i of plan.batches[input.batchNo]) {
+    const { entry, target } = plan.layout.files[i];
+    const e = plan.entries[entry];
+    const n = await restoreFile(plan.backupDir, e, target, !input.noSync, (k) => {
+      bytes += k;
+      ctx.heartbeat({ batch: input.batchNo, bytes });
+    });
+    files++;
+    void n;
+  }
+  return { files, bytes };
+}
+
+/** One file into place: temp name, content, mode, fsync, rename. */
+async function restoreFile(backupDir: string, e: FileEntry, target: string, sync: boolean, onBytes: (n: number) => void): Promise<void> {
+  const tmp = `${target}.gs_restore_tmp`;
+  const src = storedPath(backupDir, e);
+  const out = await fs.open(tmp, 'w', 0o600);
+  try {
+    if (e.isDatafile) {
+      if (e.size > 0) {
+        const splitter = new PageRecordSplitter(src);
+        const got = await readStored(src, async (chunk) => {
+          for (const rec of splitter.push(chunk)) {
+            const page = pageFromRecord(rec, e.compressAlg, src);
+            await out.write(page, 0, BLCKSZ, rec.block * BLCKSZ);
+          }
+          onBytes(chunk.length);
+        });
+        splitter.end();
+        if (got.crc !== e.crc) throw new Error(`backup file "${src}" is damaged: CRC ${got.crc}, expected ${e.crc}`);
+      }
+      // Blocks not stored are zeros; the file has the length it had at backup time.
+      await out.truncate((e.nBlocks ?? 0) * BLCKSZ);
+    } else if (e.size > 0) {
+      const got = await readStored(src, async (chunk) => {
+        await out.write(chunk);
+        onBytes(chunk.length);
+      });
+      const isPgControl = e.path === 'global/pg_control' && e.externalDirNum === 0;
+      if (!isPgControl && (got.crc !== e.crc || got.size !== e.size)) {
+        throw new Error(`backup file "${src}" is damaged: ${got.size} bytes with CRC ${got.crc}, expected ${e.size} bytes with CRC ${e.crc}`);
+      }
+    }
+    await out.chmod(e.mode & 0o7777);
+    if (sync) await out.sync();
+  } finally {
+    await out.close();
+  }
+  await fs.rename(tmp, target);
+}
+
+function quoteConf(v: string): string {
+  return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
+}
+
+/** Recovery settings for PostgreSQL 15 (spec §8.6); none for a plain STREAM restore. */
+export function recoverySettings(backupId: string, r: NonNullable<RestoreRequest['recovery']>, now: Date): string | null {
+  const lines: string[] = [];
+  if (r.restoreCommand) lines.push(`restore_command = ${quoteConf(r.restoreCommand)}`);
+  if (r.targetImmediate) lines.push(`recovery_target = 'immediate'`);
+  if (r.targetTime) lines.push(`recovery_target_time = ${quoteConf(r.targetTime)}`);
+  if (r.targetXid) lines.push(`recovery_target_xid = ${quoteConf(r.targetXid)}`);
+  if (r.targetLsn) lines.push(`recovery_target_lsn = ${quoteConf(r.targetLsn)}`);
+  if (r.targetName) lines.push(`recovery_target_name = ${quoteConf(r.targetName)}`);
+  if (r.targetInclusive !== undefined) lines.push(`recovery_target_inclusive = ${r.targetInclusive ? 'true' : 'false'}`);
+  if (r.targetTimeline) lines.push(`recovery_target_timeline = ${quoteConf(r.targetTimeline)}`);
+  if (r.targetAction) lines.push(`recovery_target_action = ${quoteConf(r.targetAction)}`);
+  if (lines.length === 0) return null;
+  return `\n# recovery settings added by gs_probackup restore of backup ${backupId} at '${now.toISOString()}'\n${lines.join('\n')}\n`;
+}
+
+export async function finishRestore(input: { pgdata: string; noSync: boolean; recovery?: RestoreRequest['recovery'] }): Promise<void> {
+  const plan = JSON.parse(await fs.readFile(planPath(input.pgdata), 'utf8')) as SavedPlan;
+  const settings = input.recovery ? recoverySettings(plan.backupId, input.recovery, new Date()) : null;
+  if (settings) {
+    const auto = path.join(input.pgdata, 'postgresql.auto.conf');
+    const before = await fs.readFile(auto, 'utf8').catch(() => '');
+    // Idempotent: a retry rewrites the whole file from what the backup had.
+    const base = before.split('\n# recovery settings added by gs_probackup')[0];
+    await writeFileAtomic(auto, base + settings, { sync: !input.noSync });
+    await writeFileAtomic(path.join(input.pgdata, 'recovery.signal'), '', { sync: !input.noSync });
+  }
+  if (!input.noSync) {
+    const dirs = new Set<string>([input.pgdata, ...plan.layout.roots, ...plan.layout.dirs.map((d) => d.target)]);
+    for (const d of dirs) await fsyncDir(d).catch(() => undefined);
+  }
+  await fs.rm(path.join(input.pgdata, STATE_DIR), { recursive: true, force: true });
+}
