@@ -49,9 +49,10 @@ async function startRestored(pgdata: string): Promise<{ port: number; socketDir:
 async function dumpAll(host: string, port: number, dbs: string[]): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const db of dbs) {
-    const r = await run(pgBin('pg_dump'), ['-h', host, '-p', String(port), '--no-sync', '-d', db]);
+    const r = await run(pgBin('pg_dump'), ['-h', host, '-p', String(port), '--no-sync', '--no-unlogged-table-data', '-d', db]);
     if (r.code !== 0) throw new Error(`pg_dump ${db}: ${r.stderr}`);
-    out[db] = r.stdout;
+    // pg_dump ≥ 15.14 frames its output with a random \restrict key: not part of the data.
+    out[db] = r.stdout.replace(/^\\(un)?restrict .*$/gm, '');
   }
   return out;
 }
@@ -155,7 +156,7 @@ describe('FULL backup and restore (quiet cluster)', () => {
       expect(dumps.app).toEqual(sourceDumps.app);
       // Unlogged tables come back empty, as after a crash.
       expect(await psqlAt(srv.socketDir, srv.port, 'select count(*) from scratch', 'app')).toBe('0');
-      const amcheck = await run(pgBin('pg_amcheck'), ['-h', srv.socketDir, '-p', String(srv.port), '--all', '--heapallindexed']);
+      const amcheck = await run(pgBin('pg_amcheck'), ['-h', srv.socketDir, '-p', String(srv.port), '--install-missing', '--all', '--heapallindexed']);
       expect(amcheck.stderr + amcheck.stdout).toBe('');
       expect(amcheck.code).toBe(0);
     } finally {
@@ -268,7 +269,7 @@ describe('FULL backup of a busy cluster', () => {
       expect(a).toBe(t);
       expect(t).toBe(br);
       expect(br).toBe(h);
-      const amcheck = await run(pgBin('pg_amcheck'), ['-h', srv.socketDir, '-p', String(srv.port), '--all']);
+      const amcheck = await run(pgBin('pg_amcheck'), ['-h', srv.socketDir, '-p', String(srv.port), '--install-missing', '--all']);
       expect(amcheck.code).toBe(0);
     } finally {
       await srv.stop();
