@@ -109,6 +109,9 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
+      // The command is over: a stray handle (an SDK timer, a connection a library keeps) must
+      // not keep the process alive. Output has a moment to drain first.
+      setTimeout(() => process.exit(code), 3000).unref();
     },
     (e) => {
       process.stderr.write(`ERROR: ${(e as Error)?.message ?? e}\n`);

@@ -21,6 +21,8 @@ import type * as restoreActivities from '../activities/restore';
 import type { BackupControl } from '../core/backupControl';
 import type { Lsn } from '../core/lsn';
 import type { BackupRequest, BackupResult } from '../core/requests';
+import type { SessionResult, SessionStart } from '../activities/postgres';
+import type { RecopyResult } from '../activities/files';
 import { prettySize as prettyBytes } from '../core/show';
 import { progressQuery, type Progress } from './progress';
 
@@ -62,6 +64,7 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
   };
   setHandler(progressQuery, () => progress);
   const log = (line: string) => progress.log.push(line);
+  const resumeStats: RecopyResult[] = [];
 
   const server = await pgShort.inspectInstanceServer({ connection: req.connection });
   if (server.systemIdentifier !== req.systemIdentifier) {
@@ -79,6 +82,8 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
     timeline: server.timeline,
   });
   const { backupId, backupDir } = prep;
+  // Without -S or --temp-slot the backup streams through a slot of its own (see backupSession).
+  const ownSlot = !req.slot && !req.tempSlot;
   progress.backupId = backupId;
   upsertSearchAttributes({ BackupId: [backupId], BackupStatus: ['RUNNING'] });
   log(
@@ -108,7 +113,7 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
     // A session that fails for good must abort the copy instead of leaving it waiting.
     const sessionFailed = sessionDone.then(() => new Promise<never>(() => undefined));
     const session = await Promise.race([
-      pgShort.waitForBackupSession({ backupDir, timeoutSec: req.archiveTimeoutSec }),
+      pgLong.currentBackupSession({ backupDir, timeoutSec: req.archiveTimeoutSec }),
       sessionFailed,
     ]);
     log(`INFO: wait for pg_backup_start()`);
@@ -133,19 +138,19 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
 
     progress.phase = 'copying';
     const copyStarted = Date.now();
+    const copyInput = {
+      backupDir,
+      pgdata: req.pgdata,
+      externalDirs: req.externalDirs,
+      compressAlg: req.compressAlg,
+      compressLevel: req.compressLevel,
+      checksumVersion: server.dataChecksums ? 1 : 0,
+      skipBlockValidation: req.skipBlockValidation,
+      noSync: req.noSync,
+    };
     await Promise.race([
       runPool(plan.nBatches, Math.max(1, req.threads), async (batchNo) => {
-        const r = await filesLong.copyBatch({
-          backupDir,
-          pgdata: req.pgdata,
-          externalDirs: req.externalDirs,
-          batchNo,
-          compressAlg: req.compressAlg,
-          compressLevel: req.compressLevel,
-          checksumVersion: server.dataChecksums ? 1 : 0,
-          skipBlockValidation: req.skipBlockValidation,
-          noSync: req.noSync,
-        });
+        const r = await filesLong.copyBatch({ ...copyInput, batchNo });
         progress.filesDone += r.files;
         progress.bytesDone += r.bytesRead;
       }),
@@ -153,20 +158,57 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
     ]);
     log(`INFO: Data files are transferred, time elapsed: ${elapsed(copyStarted)}`);
 
+    // Stop the session the copy is valid for. If the session was lost (its worker died) a new one
+    // runs with a new start LSN: first copy again what may have changed (activities/files/resume.ts).
     progress.phase = 'stopping backup';
-    log(`INFO: wait for pg_backup_stop()`);
-    await pgShort.requestBackupStop({ backupDir });
-    const stop = await sessionDone;
-    if (stop.attempt !== session.attempt) {
-      // Pages copied under a session that died may have changed before the new session's start
-      // LSN, and that WAL is not in the backup: the copy cannot be trusted as it is.
-      throw ApplicationFailure.nonRetryable(
-        `the backup session was lost (pg_backup_start was called again: start LSN ${session.startLsn} became ${stop.startLsn}); ` +
-          `files copied under the old session cannot be trusted: run the backup again`,
-        'SessionLost',
-      );
+    let under: SessionStart = session;
+    let stop: SessionResult | undefined;
+    while (!stop) {
+      const cur = await Promise.race([pgLong.currentBackupSession({ backupDir, minAttempt: under.attempt, timeoutSec: req.archiveTimeoutSec }), sessionFailed]);
+      if (cur.attempt !== under.attempt) {
+        log(
+          `WARNING: the backup session was lost and opened again (start LSN ${cur.startLsn}); ` +
+            `copying again what may have changed since ${cur.firstStartLsn}`,
+        );
+        progress.phase = 'copying changes';
+        const r = await Promise.race([
+          filesLong.recopyAfterSessionLoss({
+            ...copyInput,
+            batchNo: -1,
+            backupPgLog: req.backupPgLog,
+            backupPgReplslot: req.backupPgReplslot,
+            attempt: cur.attempt,
+            firstStartLsn: cur.firstStartLsn,
+            newStartLsn: cur.startLsn,
+            walContinuousSince: cur.walContinuousSince,
+            timeline: cur.timeline,
+            walSegmentSize: server.walSegmentSize,
+            rwTimeoutSec: req.rwTimeoutSec,
+          }),
+          sessionFailed,
+        ]);
+        resumeStats.push(r);
+        log(
+          `INFO: Resumed under the new session: ${r.filesCopied} files (${prettyBytes(r.bytesRead)}) copied again, ` +
+            `${r.filesKept} data files (${prettyBytes(r.bytesKept)}) kept, ${r.filesDropped} dropped` +
+            (r.walBased ? `; WAL since the first start changed ${r.changedBlocks} blocks` : '; the WAL since the first start is incomplete, so every data file was copied again'),
+        );
+        under = cur;
+        progress.phase = 'stopping backup';
+        continue;
+      }
+      log(`INFO: wait for pg_backup_stop()`);
+      await pgShort.requestBackupStop({ backupDir, attempt: under.attempt });
+      // Either this session stops, or it is lost before it could and a newer one appears.
+      const watcher = new CancellationScope();
+      const newer = watcher.run(() => pgLong.currentBackupSession({ backupDir, minAttempt: under.attempt + 1, timeoutSec: 24 * HOUR }));
+      newer.catch(() => undefined);
+      const outcome = await Promise.race([sessionDone.then((s) => ({ s })), newer.then(() => ({ s: undefined }))]);
+      watcher.cancel();
+      stop = outcome.s;
     }
     log(`INFO: pg_backup_stop() LSN: ${stop.stopLsn}`);
+    if (ownSlot) await pgShort.dropBackupSlot({ connection: req.connection, backupId });
 
     progress.phase = 'writing catalog';
     const pgControl = await filesShort.copyPgControl({ backupDir, pgdata: req.pgdata, noSync: req.noSync });
@@ -225,6 +267,13 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
     const reason = isCancellation(err) ? 'backup was cancelled' : errorMessage(err);
     await CancellationScope.nonCancellable(async () => {
       await catalog.markBackupError({ backupDir, reason });
+      if (ownSlot) {
+        try {
+          await pgShort.dropBackupSlot({ connection: req.connection, backupId });
+        } catch {
+          log(`WARNING: could not drop replication slot gs_probackup_${backupId.toLowerCase()}: drop it with pg_drop_replication_slot()`);
+        }
+      }
       upsertSearchAttributes({ BackupStatus: ['ERROR'] });
     });
     progress.phase = 'failed';

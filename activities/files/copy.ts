@@ -17,7 +17,7 @@ import { pageChecksum, relationBlockNumber, verifyPage } from '../../core/pageCh
 import { parsePgControl } from '../../core/pgControl';
 import { BLCKSZ, type CompressAlg } from '../../core/types';
 import { fsyncDir, writeFileAtomic } from '../atomicWrite';
-import { backupPath, batchHeaderFile, batchResultFile, listBackupFiles, makeCopyPlan, planFile, sourcePath, type CopyPlan } from './plan';
+import { backupPath, batchHeaderFile, batchResultFile, listBackupFiles, makeCopyPlan, planFile, sourcePath, type CopyPlan, type PlanEntry } from './plan';
 
 const CHUNK_PAGES = 128; // 1 MiB reads
 
@@ -49,7 +49,7 @@ export async function planBackupCopy(input: {
   };
 }
 
-interface BatchResult {
+export interface BatchResult {
   files: number;
   bytesRead: number;
   entries: FileEntry[];
@@ -69,7 +69,7 @@ export interface CopyBatchInput {
   noSync: boolean;
 }
 
-async function readPlan(backupDir: string): Promise<CopyPlan> {
+export async function readPlan(backupDir: string): Promise<CopyPlan> {
   return JSON.parse(await fs.readFile(planFile(backupDir), 'utf8')) as CopyPlan;
 }
 
@@ -81,24 +81,34 @@ export async function copyBatch(input: CopyBatchInput): Promise<{ files: number;
   } catch {
     /* not done yet */
   }
-  const ctx = Context.current();
   const plan = await readPlan(input.backupDir);
+  const result = await copyFiles(plan.batches[input.batchNo].map((i) => plan.entries[i]), input, `batch ${input.batchNo}`);
+  await saveResult(input.backupDir, String(input.batchNo), result, !input.noSync);
+  return { files: result.files, bytesRead: result.bytesRead };
+}
+
+export async function saveResult(backupDir: string, name: string, result: BatchResult & { hdr: Buffer }, sync: boolean): Promise<void> {
+  const { hdr, ...rest } = result;
+  await writeFileAtomic(batchHeaderFile(backupDir, name), hdr, { sync });
+  await writeFileAtomic(batchResultFile(backupDir, name), JSON.stringify(rest), { sync });
+}
+
+/** Copies files into the backup; the entries and page header blobs they get. */
+export async function copyFiles(files: PlanEntry[], input: CopyBatchInput, what: string): Promise<BatchResult & { hdr: Buffer }> {
+  const ctx = Context.current();
   const result: BatchResult = { files: 0, bytesRead: 0, entries: [], headers: {} };
   const hdrChunks: Buffer[] = [];
   let hdrOff = 0;
-  for (const idx of plan.batches[input.batchNo]) {
-    const e = plan.entries[idx];
+  const onBytes = (n: number) => {
+    result.bytesRead += n;
+    ctx.heartbeat({ what, bytesRead: result.bytesRead });
+  };
+  for (const e of files) {
     const src = sourcePath(e, input.pgdata, input.externalDirs);
     const dst = backupPath(e, input.backupDir);
     const copied = e.isDatafile
-      ? await copyDataFile(src, dst, e.segno ?? 0, input, (n) => {
-          result.bytesRead += n;
-          ctx.heartbeat({ batch: input.batchNo, bytesRead: result.bytesRead });
-        })
-      : await copyPlainFile(src, dst, e.mode, !input.noSync, (n) => {
-          result.bytesRead += n;
-          ctx.heartbeat({ batch: input.batchNo, bytesRead: result.bytesRead });
-        });
+      ? await copyDataFile(src, dst, e.segno ?? 0, input, onBytes)
+      : await copyPlainFile(src, dst, e.mode, !input.noSync, onBytes);
     if (!copied) continue; // vanished since listing: a dropped relation
     result.files++;
     const entry: FileEntry = {
@@ -123,9 +133,7 @@ export async function copyBatch(input: CopyBatchInput): Promise<{ files: number;
     }
     result.entries.push(entry);
   }
-  await writeFileAtomic(batchHeaderFile(input.backupDir, input.batchNo), Buffer.concat(hdrChunks), { sync: !input.noSync });
-  await writeFileAtomic(done, JSON.stringify(result), { sync: !input.noSync });
-  return { files: result.files, bytesRead: result.bytesRead };
+  return { ...result, hdr: Buffer.concat(hdrChunks) };
 }
 
 interface Copied {
@@ -325,25 +333,32 @@ export interface ContentSums {
 export async function assembleBackupContent(input: { backupDir: string; extraFiles: string[]; pgControl: FileEntry; noSync?: boolean }): Promise<ContentSums> {
   const sync = !input.noSync;
   const plan = await readPlan(input.backupDir);
-  const entries: FileEntry[] = [];
-  for (const e of plan.entries) {
-    if (!e.isDir) continue;
-    entries.push({ path: e.path, size: 0, mode: e.mode, isDatafile: false, isCfs: false, crc: 0, compressAlg: 'none', externalDirNum: e.externalDirNum, dbOid: e.dbOid });
-  }
+  // The copy's results in order: the batches, then what a resumed backup copied again (with the
+  // listing it made then, which is the final list of files and directories).
+  const names = plan.batches.map((_, b) => String(b));
+  let listing = plan.entries;
+  const resumes = (await fs.readdir(path.dirname(batchResultFile(input.backupDir, '0'))))
+    .filter((f) => /^r\d+\.json$/.test(f))
+    .map((f) => f.slice(0, -5))
+    .sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
+  names.push(...resumes);
+  const key = (e: { path: string; externalDirNum: number }) => `${e.externalDirNum}:${e.path}`;
+  const files = new Map<string, FileEntry>();
   const mapTmp = `${catalogPaths.pageHeaderMap(input.backupDir)}.tmp`;
   const mapFh = await fs.open(mapTmp, 'w', 0o600);
   let mapOff = 0;
   try {
-    for (let b = 0; b < plan.batches.length; b++) {
-      const r = JSON.parse(await fs.readFile(batchResultFile(input.backupDir, b), 'utf8')) as BatchResult;
-      const hdr = await fs.readFile(batchHeaderFile(input.backupDir, b));
+    for (const name of names) {
+      const r = JSON.parse(await fs.readFile(batchResultFile(input.backupDir, name), 'utf8')) as BatchResult & { listing?: PlanEntry[] };
+      if (r.listing) listing = r.listing;
+      const hdr = await fs.readFile(batchHeaderFile(input.backupDir, name));
       r.entries.forEach((entry, i) => {
         const h = r.headers[i];
         if (h) {
           entry.hdrOff = mapOff + h[0];
           entry.hdrSize = h[1];
         }
-        entries.push(entry);
+        files.set(key(entry), entry);
       });
       await mapFh.write(hdr);
       mapOff += hdr.length;
@@ -353,6 +368,15 @@ export async function assembleBackupContent(input: { backupDir: string; extraFil
     await mapFh.close();
   }
   await fs.rename(mapTmp, catalogPaths.pageHeaderMap(input.backupDir));
+  const entries: FileEntry[] = [];
+  for (const e of listing) {
+    if (e.isDir) {
+      entries.push({ path: e.path, size: 0, mode: e.mode, isDatafile: false, isCfs: false, crc: 0, compressAlg: 'none', externalDirNum: e.externalDirNum, dbOid: e.dbOid });
+    } else {
+      const f = files.get(key(e));
+      if (f) entries.push(f); // absent: vanished while copied
+    }
+  }
 
   const dbDir = catalogPaths.databaseDir(input.backupDir);
   for (const rel of input.extraFiles) {

@@ -1,1 +1,2 @@
 export { planBackupCopy, copyBatch, copyPgControl, assembleBackupContent, type ContentSums } from './copy';
+export { recopyAfterSessionLoss, type RecopyResult } from './resume';

@@ -27,8 +27,8 @@ export interface CopyPlan {
 }
 
 export const planFile = (backupDir: string) => path.join(catalogPaths.stateDir(backupDir), 'plan.json');
-export const batchResultFile = (backupDir: string, n: number) => path.join(catalogPaths.stateDir(backupDir), 'batches', `${n}.json`);
-export const batchHeaderFile = (backupDir: string, n: number) => path.join(catalogPaths.stateDir(backupDir), 'batches', `${n}.hdr`);
+export const batchResultFile = (backupDir: string, n: number | string) => path.join(catalogPaths.stateDir(backupDir), 'batches', `${n}.json`);
+export const batchHeaderFile = (backupDir: string, n: number | string) => path.join(catalogPaths.stateDir(backupDir), 'batches', `${n}.hdr`);
 
 export function sourcePath(e: { path: string; externalDirNum: number }, pgdata: string, externalDirs: string[]): string {
   return e.externalDirNum === 0 ? path.join(pgdata, e.path) : path.join(externalDirs[e.externalDirNum - 1], e.path);

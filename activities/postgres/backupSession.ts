@@ -14,6 +14,7 @@ import { catalogPaths } from '../../core/catalogPaths';
 import { lsnToBigInt, parseLsn, walFileName, type Lsn } from '../../core/lsn';
 import type { PgConnection } from '../../core/requests';
 import { writeFileAtomic } from '../atomicWrite';
+import { activitySleep } from '../cancellableSleep';
 import { connectPg, queryOne } from './connection';
 import { WalReceiver } from './walReceiver';
 
@@ -35,6 +36,10 @@ export interface SessionStart {
   timeline: number;
   /** Activity attempt that opened this session: a new attempt means a new start LSN. */
   attempt: number;
+  /** Start LSN of the backup's first session: pages copied since are judged against it. */
+  firstStartLsn: Lsn;
+  /** Set when the backup holds every WAL record since this LSN (its first start), null when a lost session cut it. */
+  walContinuousSince: Lsn | null;
 }
 
 export interface SessionResult extends SessionStart {
@@ -50,6 +55,7 @@ const SESSION_FILE = 'session.json';
 const STOP_FILE = 'stop-request';
 
 const sessionFile = (backupDir: string) => path.join(catalogPaths.stateDir(backupDir), SESSION_FILE);
+const aliveFile = (backupDir: string) => path.join(catalogPaths.stateDir(backupDir), 'session.alive');
 const stopFile = (backupDir: string) => path.join(catalogPaths.stateDir(backupDir), STOP_FILE);
 
 async function exists(p: string): Promise<boolean> {
@@ -58,6 +64,23 @@ async function exists(p: string): Promise<boolean> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The backup's own replication slot (default): kept across lost sessions, dropped when the backup ends. */
+export function backupSlotName(backupId: string): string {
+  return `gs_probackup_${backupId.toLowerCase()}`;
+}
+
+/**
+ * Where streaming resumes: right after the complete segments this backup already holds from the
+ * first session's start segment on (none yet: the start segment of this session).
+ */
+async function continuationPoint(walDir: string, timeline: number, segSize: number, firstSegNo: bigint | null): Promise<bigint | null> {
+  if (firstSegNo === null) return null;
+  const have = new Set(await fs.readdir(walDir));
+  let s = firstSegNo;
+  while (have.has(walFileName(timeline, s, segSize))) s++;
+  return s * BigInt(segSize);
+}
+
 export async function backupSession(input: BackupSessionInput): Promise<SessionResult> {
   const ctx = Context.current();
   const attempt = ctx.info.attempt;
@@ -65,10 +88,12 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
   const walDir = path.join(catalogPaths.databaseDir(input.backupDir), 'pg_wal');
   await fs.mkdir(walDir, { recursive: true, mode: 0o700 });
   await fs.mkdir(catalogPaths.stateDir(input.backupDir), { recursive: true, mode: 0o700 });
+  const previous = await readSession(input.backupDir);
 
   const conn = await connectPg(input.connection);
   let repl: Client | null = null;
   let receiver: WalReceiver | null = null;
+  let aliveTimer: NodeJS.Timeout | null = null;
   const abort = new Promise<never>((_, reject) => {
     ctx.cancelled.catch((e) => reject(e));
   });
@@ -76,17 +101,29 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
   const raceAbort = <T>(p: Promise<T>) => Promise.race([p, abort]);
   try {
     repl = await connectPg(input.connection, { replication: true, applicationName: 'gs_probackup_wal' });
-    // Without -S the session still needs WAL kept from its start: a temporary slot does that, as
-    // pg_basebackup does; it vanishes with the connection.
-    let slot = input.slot;
-    if (slot && !input.tempSlot) {
+    // WAL must not vanish while the backup runs. By default the backup has a slot of its own that
+    // outlives a lost session, so a new session can stream on from where the old one stopped and
+    // the WAL of the backup stays continuous from its first start LSN. --temp-slot: a temporary
+    // slot, gone with the connection. -S: the user's slot.
+    let slot: string;
+    let slotKeepsWal = true;
+    if (input.slot && !input.tempSlot) {
+      slot = input.slot;
       const row = await queryOne<{ n: string }>(conn, `SELECT count(*)::text AS n FROM pg_replication_slots WHERE slot_name = $1 AND slot_type = 'physical'`, [slot]);
       if (row.n === '0') {
         throw ApplicationFailure.nonRetryable(`replication slot "${slot}" does not exist: create it with pg_create_physical_replication_slot(), or use --temp-slot`, 'ConfigurationError');
       }
-    } else {
-      slot = slot ?? `gs_probackup_${input.backupId.toLowerCase()}_${attempt}`;
+    } else if (input.tempSlot) {
+      slot = input.slot ?? `${backupSlotName(input.backupId)}_${attempt}`;
       await repl.query(`CREATE_REPLICATION_SLOT ${slot} TEMPORARY PHYSICAL RESERVE_WAL`);
+      slotKeepsWal = false;
+    } else {
+      slot = backupSlotName(input.backupId);
+      const row = await queryOne<{ n: string }>(conn, `SELECT count(*)::text AS n FROM pg_replication_slots WHERE slot_name = $1`, [slot]);
+      if (row.n === '0') {
+        await repl.query(`CREATE_REPLICATION_SLOT ${slot} PHYSICAL RESERVE_WAL`);
+        slotKeepsWal = previous === null;
+      }
     }
 
     const label = `${new Date().toISOString()} with gs_probackup`;
@@ -104,16 +141,33 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
       const row = h.rows[0] as { filename: string; content: Buffer | string };
       await writeFileAtomic(path.join(walDir, row.filename), Buffer.from(row.content), { sync });
     }
+    const seg = BigInt(input.walSegmentSize);
+    const firstStart = previous?.firstStartLsn ?? startLsn;
+    const sameTimeline = !previous || previous.timeline === timeline;
+    const from = slotKeepsWal && sameTimeline ? await continuationPoint(walDir, timeline, input.walSegmentSize, previous ? lsnToBigInt(previous.firstStartLsn) / seg : null) : null;
+    const streamFrom = from !== null && from <= lsnToBigInt(startLsn) ? from : lsnToBigInt(startLsn);
     receiver = new WalReceiver(repl, walDir, timeline, input.walSegmentSize, sync);
-    receiver.start(lsnToBigInt(startLsn), slot);
-    const session: SessionStart = { startLsn, timeline, attempt };
+    receiver.start(streamFrom, slot);
+    const session: SessionStart = {
+      startLsn,
+      timeline,
+      attempt,
+      firstStartLsn: firstStart,
+      // The WAL in the backup covers every change since the first start LSN only if it was never cut.
+      walContinuousSince: previous ? (from !== null && (previous.walContinuousSince ?? null) !== null ? previous.walContinuousSince : null) : startLsn,
+    };
     await writeFileAtomic(sessionFile(input.backupDir), JSON.stringify(session), { sync });
+    const beat = () => {
+      void writeFileAtomic(aliveFile(input.backupDir), JSON.stringify({ attempt, receivedLsn: receiver!.receivedLsn, at: Date.now() }), { sync: false }).catch(() => undefined);
+    };
+    beat();
+    aliveTimer = setInterval(beat, 1000);
 
-    // Hold the session until the workflow says the copy is done.
+    // Hold the session until the workflow says the copy is done — for this session.
     for (;;) {
       ctx.heartbeat({ phase: 'copying', startLsn, receivedLsn: receiver.receivedLsn });
       if (receiver.error) throw receiver.error;
-      if (await exists(stopFile(input.backupDir))) break;
+      if ((await readStopRequest(input.backupDir)) === attempt) break;
       await raceAbort(sleep(500));
     }
 
@@ -135,6 +189,7 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
     await writeFileAtomic(path.join(dbDir, 'backup_label'), stop.labelfile, { sync });
     const hasMap = !!stop.spcmapfile && stop.spcmapfile.length > 0;
     if (hasMap) await writeFileAtomic(path.join(dbDir, 'tablespace_map'), stop.spcmapfile!, { sync });
+    else await fs.rm(path.join(dbDir, 'tablespace_map'), { force: true });
 
     // The backup is consistent only with the WAL up to its stop LSN inside it.
     await raceAbort(
@@ -142,47 +197,97 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
         ctx.heartbeat({ phase: 'waiting for WAL', stopLsn, receivedLsn: receiver!.receivedLsn }),
       ),
     );
-    const segments = await receiver.finish();
-    const names = new Set(segments);
-    // Every segment from start to stop must be there (the last one zero-padded past the stop LSN).
-    const seg = BigInt(input.walSegmentSize);
+    await receiver.finish();
+    // Every segment from this session's start to stop must be there (the last one zero-padded).
+    const names = new Set(await fs.readdir(walDir));
     for (let s = lsnToBigInt(startLsn) / seg; s <= lsnToBigInt(stopLsn) / seg; s++) {
       const n = walFileName(timeline, s, input.walSegmentSize);
       if (!names.has(n)) throw new Error(`WAL segment ${n} was not streamed into the backup`);
     }
-    const history = (await fs.readdir(walDir)).filter((f) => f.endsWith('.history'));
+    const kept = [...names].filter((f) => /^[0-9A-F]{24}$/.test(f) || f.endsWith('.history')).sort();
     return {
-      startLsn,
-      timeline,
-      attempt,
+      ...session,
       stopLsn,
       recoveryXid: Number(stop.xid),
       recoveryTime: Number(stop.ts),
       tablespaceMap: hasMap,
-      walSegments: [...segments, ...history].sort(),
+      walSegments: kept,
     };
   } finally {
+    if (aliveTimer) clearInterval(aliveTimer);
     receiver?.stopTimers();
-    // Closing the connection aborts a backup still in progress and drops the temporary slot.
+    // Closing the connection aborts a backup still in progress and drops a temporary slot.
     await conn.end().catch(() => undefined);
     await repl?.end().catch(() => undefined);
   }
 }
 
-/** Waits (short activity, bounded) until the session activity has written its start LSN. */
-export async function waitForBackupSession(input: { backupDir: string; timeoutSec: number }): Promise<SessionStart> {
-  const deadline = Date.now() + Math.max(30, input.timeoutSec) * 1000;
-  for (;;) {
-    try {
-      return JSON.parse(await fs.readFile(sessionFile(input.backupDir), 'utf8')) as SessionStart;
-    } catch {
-      if (Date.now() > deadline) throw new Error('the backup session did not start (pg_backup_start did not return)');
-      await sleep(200);
+/** Drops the backup's own slot (default mode) once the backup has ended, whatever the outcome. */
+export async function dropBackupSlot(input: { connection: PgConnection; backupId: string }): Promise<void> {
+  const conn = await connectPg(input.connection);
+  try {
+    const slot = backupSlotName(input.backupId);
+    // An attempt that died may still hold it for a moment, until the server notices the lost connection.
+    for (let i = 0; i < 60; i++) {
+      const r = await conn.query(`SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1`, [slot]);
+      if (r.rowCount === 0) return;
+      const pid = (r.rows[0] as { active_pid: number | null }).active_pid;
+      if (pid !== null) await conn.query('SELECT pg_terminate_backend($1)', [pid]);
+      try {
+        await conn.query('SELECT pg_drop_replication_slot($1)', [slot]);
+        return;
+      } catch (e) {
+        if (!/is active|does not exist/.test((e as Error).message)) throw e;
+        if (/does not exist/.test((e as Error).message)) return;
+      }
+      await sleep(500);
     }
+    throw new Error(`replication slot "${slot}" stays active: drop it with pg_drop_replication_slot('${slot}')`);
+  } finally {
+    await conn.end().catch(() => undefined);
   }
 }
 
-/** Tells the session activity that every file is copied: it may call pg_backup_stop. */
-export async function requestBackupStop(input: { backupDir: string }): Promise<void> {
-  await writeFileAtomic(stopFile(input.backupDir), `${Date.now()}\n`);
+async function readSession(backupDir: string): Promise<SessionStart | null> {
+  try {
+    return JSON.parse(await fs.readFile(sessionFile(backupDir), 'utf8')) as SessionStart;
+  } catch {
+    return null;
+  }
+}
+
+async function readStopRequest(backupDir: string): Promise<number | null> {
+  try {
+    return Number(JSON.parse(await fs.readFile(stopFile(backupDir), 'utf8')).attempt);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The live session: waits (bounded) until a session newer than or equal to `minAttempt` has
+ * written its start LSN and shows signs of life (a session whose worker died stops updating its
+ * alive file; the activity's retry then opens a new one). Retried by the workflow on timeout.
+ */
+export async function currentBackupSession(input: { backupDir: string; minAttempt?: number; timeoutSec: number }): Promise<SessionStart & { receivedLsn: Lsn }> {
+  const deadline = Date.now() + Math.max(30, input.timeoutSec) * 1000;
+  for (;;) {
+    const s = await readSession(input.backupDir);
+    let alive: { attempt: number; receivedLsn: Lsn; at: number } | null = null;
+    try {
+      alive = JSON.parse(await fs.readFile(aliveFile(input.backupDir), 'utf8'));
+    } catch {
+      /* not yet */
+    }
+    if (s && alive && alive.attempt === s.attempt && s.attempt >= (input.minAttempt ?? 0) && Date.now() - alive.at < 5000) {
+      return { ...s, receivedLsn: alive.receivedLsn };
+    }
+    if (Date.now() > deadline) throw new Error('no live backup session (pg_backup_start did not return, or the session was lost and is being opened again)');
+    await activitySleep(200);
+  }
+}
+
+/** Tells the session activity of `attempt` that every file is copied: it may call pg_backup_stop. */
+export async function requestBackupStop(input: { backupDir: string; attempt: number }): Promise<void> {
+  await writeFileAtomic(stopFile(input.backupDir), JSON.stringify({ attempt: input.attempt, at: Date.now() }));
 }

@@ -1,2 +1,10 @@
 export { inspectInstanceServer, type ServerInfo } from './serverInfo';
-export { backupSession, waitForBackupSession, requestBackupStop, type SessionResult, type SessionStart } from './backupSession';
+export {
+  backupSession,
+  currentBackupSession,
+  requestBackupStop,
+  dropBackupSlot,
+  backupSlotName,
+  type SessionResult,
+  type SessionStart,
+} from './backupSession';
