@@ -4,6 +4,7 @@
  * left running by a killed CLI is followed instead of refused. Command handlers stay free of
  * Temporal details.
  */
+import * as os from 'node:os';
 import { connectTemporal } from './temporal/connection';
 import { runWorkflow } from './temporal/runWorkflow';
 import type { TextSink } from './temporal/progressView';
@@ -16,6 +17,22 @@ export interface EngineIo {
   threads: number;
   env?: Record<string, string | undefined>;
   onLog?: (line: string) => void;
+}
+
+/**
+ * A running workflow whose starting CLI died on this host has nobody following it: re-running the
+ * command takes it over and finishes it. One started by a live process, or elsewhere, is a
+ * concurrent operation and is refused.
+ */
+function orphaned(memo: Record<string, unknown> | undefined): boolean {
+  const by = memo?.startedBy as { host?: string; pid?: number } | undefined;
+  if (!by || by.host !== os.hostname() || typeof by.pid !== 'number') return false;
+  try {
+    process.kill(by.pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 async function run<T>(
@@ -31,8 +48,8 @@ async function run<T>(
       workflowId: spec.workflowId,
       args: [spec.arg],
       searchAttributes: { BackupInstance: spec.instance, BackupOperation: spec.operation, ...(spec.backupId ? { BackupId: spec.backupId } : {}) },
-      memo: { backupPath, instance: spec.instance },
-      attachIfRunning: true,
+      memo: { backupPath, instance: spec.instance, startedBy: { host: os.hostname(), pid: process.pid } },
+      attachIfRunning: orphaned,
       showProgress: io.progress,
       threads: io.threads,
       out: { stderr: io.stderr },

@@ -49,3 +49,52 @@ export function crc32c(buf: Uint8Array, prev?: number): number {
   }
   return ~crc >>> 0;
 }
+
+/** a·b modulo the CRC polynomial, in the reflected bit order of the table (zlib's multmodp). */
+function multModP(a: number, b: number): number {
+  let m = 0x80000000;
+  let p = 0;
+  for (;;) {
+    if ((a & m) >>> 0) {
+      p ^= b;
+      if (((a & (m - 1)) >>> 0) === 0) break;
+    }
+    m >>>= 1;
+    b = b & 1 ? (b >>> 1) ^ POLY : b >>> 1;
+  }
+  return p >>> 0;
+}
+
+/** x^(2^k) mod P for k = 0..31. */
+const X2N = (() => {
+  const t = new Uint32Array(32);
+  let p = 0x40000000; // x^1
+  t[0] = p;
+  for (let k = 1; k < 32; k++) t[k] = p = multModP(p, p);
+  return t;
+})();
+
+/** x^(8·n) mod P: the effect of n zero bytes on an unconditioned CRC. */
+function zerosOperator(n: number): number {
+  let p = 0x80000000; // x^0
+  let k = 3;
+  while (n > 0) {
+    if (n % 2) p = multModP(X2N[k & 31], p);
+    n = Math.floor(n / 2);
+    k++;
+  }
+  return p;
+}
+
+/**
+ * The CRC-32C of a file after `oldBytes` were replaced in place by `newBytes` (same length), with
+ * `bytesAfter` bytes following them, from the file's old CRC — without reading the rest. CRC is
+ * linear: the change is the CRC of the XOR of old and new, pushed through the bytes after it.
+ */
+export function crc32cPatch(crc: number, oldBytes: Uint8Array, newBytes: Uint8Array, bytesAfter: number): number {
+  if (oldBytes.length !== newBytes.length) throw new Error('crc32cPatch: old and new bytes differ in length');
+  const delta = new Uint8Array(oldBytes.length);
+  for (let i = 0; i < delta.length; i++) delta[i] = oldBytes[i] ^ newBytes[i];
+  const raw = ~crc32c(delta, 0xffffffff) >>> 0;
+  return (crc ^ multModP(zerosOperator(bytesAfter), raw)) >>> 0;
+}

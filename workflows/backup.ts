@@ -189,7 +189,8 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
         ]);
         resumeStats.push(r);
         log(
-          `INFO: Resumed under the new session: ${r.filesCopied} files (${prettyBytes(r.bytesRead)}) copied again, ` +
+          `INFO: Resumed under the new session: ${r.filesCopied} files copied again, ${r.filesPatched} data files patched ` +
+            `(${prettyBytes(r.bytesPatched)} of changed pages), ${prettyBytes(r.bytesRead)} read in all; ` +
             `${r.filesKept} data files (${prettyBytes(r.bytesKept)}) kept, ${r.filesDropped} dropped` +
             (r.walBased ? `; WAL since the first start changed ${r.changedBlocks} blocks` : '; the WAL since the first start is incomplete, so every data file was copied again'),
         );

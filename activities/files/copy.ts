@@ -278,7 +278,7 @@ const TORN_READ_RETRIES = 50;
  * A page that fails verification may be one PostgreSQL is writing right now (a torn read): read it
  * again until it verifies; a page that stays bad is corruption and fails the backup.
  */
-async function verifyOrReread(fh: fs.FileHandle, file: string, page: Buffer, block: number, relBlock: number, checksums: boolean): Promise<void> {
+export async function verifyOrReread(fh: fs.FileHandle, file: string, page: Buffer, block: number, relBlock: number, checksums: boolean): Promise<void> {
   let v = verifyPage(page, 0, relBlock, checksums);
   for (let attempt = 0; v.verdict === 'bad-header' || v.verdict === 'bad-checksum'; attempt++) {
     if (attempt === TORN_READ_RETRIES) {

@@ -18,14 +18,20 @@
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { Context } from '@temporalio/activity';
+import type { FileEntry } from '../../core/backupContent';
+import { crc32c, crc32cPatch } from '../../core/crc32c';
+import { PAGE_HEADER2_SIZE, PAGE_HEADER_SIZE, pageLsn, writePageHeader } from '../../core/dataFileFormat';
+import { pageChecksum, relationBlockNumber } from '../../core/pageChecksum';
+import { writeFileAtomic } from '../atomicWrite';
 import { catalogPaths } from '../../core/catalogPaths';
 import { lsnToBigInt, walFileName, type Lsn } from '../../core/lsn';
 import { readWalRecords, type PageSource } from '../../core/walRecord';
 import { BLCKSZ, RELSEG_SIZE } from '../../core/types';
 import { activitySleep } from '../cancellableSleep';
-import { copyFiles, readPlan, saveResult, type BatchResult, type CopyBatchInput } from './copy';
-import { batchResultFile, listBackupFiles, type PlanEntry } from './plan';
+import { copyFiles, readPlan, saveResult, verifyOrReread, type BatchResult, type CopyBatchInput } from './copy';
+import { backupPath, batchHeaderFile, batchResultFile, listBackupFiles, sourcePath, type PlanEntry } from './plan';
 
 const GLOBALTABLESPACE_OID = 1664;
 const DEFAULTTABLESPACE_OID = 1663;
@@ -45,7 +51,10 @@ export interface RecopyInput extends CopyBatchInput {
 
 export interface RecopyResult {
   filesCopied: number;
+  /** Bytes read from the database again: whole files copied, plus changed pages patched. */
   bytesRead: number;
+  filesPatched: number;
+  bytesPatched: number;
   filesKept: number;
   bytesKept: number;
   filesDropped: number;
@@ -95,12 +104,45 @@ async function waitForWal(input: RecopyInput): Promise<void> {
   }
 }
 
+/**
+ * Puts back the original pages a resume patched before it could record its result (it failed, or
+ * yet another session loss superseded it): the recorded CRCs describe the files as they were.
+ */
+async function rollBackUnfinishedPatches(backupDir: string): Promise<void> {
+  const state = catalogPaths.stateDir(backupDir);
+  for (const d of (await fsp.readdir(state)).filter((n) => /^undo-r\d+$/.test(n))) {
+    if (fs.existsSync(batchResultFile(backupDir, d.slice(5)))) {
+      await fsp.rm(path.join(state, d), { recursive: true, force: true });
+      continue;
+    }
+    for (const f of await fsp.readdir(path.join(state, d))) {
+      if (f.includes('.tmp.')) continue;
+      const k = decodeURIComponent(f);
+      const sep = k.indexOf(':');
+      const dst = backupPath({ externalDirNum: Number(k.slice(0, sep)), path: k.slice(sep + 1) }, backupDir);
+      const saved = await fsp.readFile(path.join(state, d, f));
+      const fh = await fsp.open(dst, 'r+');
+      try {
+        for (let o = 8; o + 4 + BLCKSZ <= saved.length; o += 4 + BLCKSZ) {
+          await fh.write(saved, o + 4, BLCKSZ, saved.readUInt32LE(o) * (BLCKSZ + PAGE_HEADER_SIZE) + PAGE_HEADER_SIZE);
+        }
+        await fh.truncate(Number(saved.readBigUInt64LE(0)));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
+    await fsp.rm(path.join(state, d), { recursive: true, force: true });
+  }
+}
+
 export async function recopyAfterSessionLoss(input: RecopyInput): Promise<RecopyResult> {
   const name = `r${input.attempt}`;
   const ctx = Context.current();
+  await rollBackUnfinishedPatches(input.backupDir);
   const plan = await readPlan(input.backupDir);
   // What the backup holds now: the batches, and earlier resumes (in order).
-  const held = new Map<string, { size: number; nBlocks?: number; isDatafile: boolean }>();
+  const held = new Map<string, { entry: FileEntry; result: string; index: number }>();
   const key = (e: { path: string; externalDirNum: number }) => `${e.externalDirNum}:${e.path}`;
   const resultsDir = path.dirname(batchResultFile(input.backupDir, 0));
   const resultNames = [...plan.batches.map((_, b) => String(b)), ...(await fsp.readdir(resultsDir)).filter((f) => /^r\d+\.json$/.test(f)).map((f) => f.slice(0, -5)).filter((n) => n !== name).sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)))];
@@ -111,12 +153,12 @@ export async function recopyAfterSessionLoss(input: RecopyInput): Promise<Recopy
     } catch {
       continue; // a batch the old session never finished: its files are not held
     }
-    for (const e of r.entries) held.set(key(e), { size: e.size, nBlocks: e.nBlocks, isDatafile: e.isDatafile });
+    r.entries.forEach((e, index) => held.set(key(e), { entry: e, result: n, index }));
   }
 
   // Blocks changed between the first start and the new one, by relation segment file.
   const walBased = input.walContinuousSince !== null && lsnToBigInt(input.walContinuousSince) <= lsnToBigInt(input.firstStartLsn);
-  const changed = new Set<string>();
+  const changed = new Map<string, Set<number>>();
   let changedBlocks = 0;
   if (walBased) {
     await waitForWal(input);
@@ -132,8 +174,14 @@ export async function recopyAfterSessionLoss(input: RecopyInput): Promise<Recopy
         if (b.fork !== 0) continue;
         const p = relationSegmentPath(b.spc, b.db, b.rel, Math.floor(b.blk / RELSEG_SIZE), tablespaceDirs);
         if (p) {
-          changed.add(`0:${p}`);
-          changedBlocks++;
+          const k = `0:${p}`;
+          let set = changed.get(k);
+          if (!set) changed.set(k, (set = new Set()));
+          const inSeg = b.blk % RELSEG_SIZE;
+          if (!set.has(inSeg)) {
+            set.add(inSeg);
+            changedBlocks++;
+          }
         }
       }
       if (++n % 10000 === 0) ctx.heartbeat({ phase: 'reading WAL', records: n });
@@ -142,22 +190,173 @@ export async function recopyAfterSessionLoss(input: RecopyInput): Promise<Recopy
 
   const listing = await listBackupFiles(input.pgdata, input.externalDirs, input);
   const again: PlanEntry[] = [];
+  const patched: { entry: FileEntry; blob: Buffer }[] = [];
   let filesKept = 0;
   let bytesKept = 0;
+  let bytesPatched = 0;
   for (const e of listing) {
     if (e.isDir) continue;
     const h = held.get(key(e));
-    const sameSize = h && h.isDatafile && e.isDatafile && (h.nBlocks ?? 0) === Math.floor(e.size / BLCKSZ);
-    if (h && walBased && sameSize && !changed.has(key(e))) {
+    const old = h?.entry;
+    const curBlocks = Math.floor(e.size / BLCKSZ);
+    // A data file that grew keeps its pages and gets the new ones appended; one that shrank is copied again.
+    const patchable = !!old && old.isDatafile && e.isDatafile && curBlocks >= (old.nBlocks ?? 0);
+    if (!h || !old || !walBased || !patchable) {
+      again.push(e);
+      continue;
+    }
+    const blocks = changed.get(key(e)) ?? (curBlocks > (old.nBlocks ?? 0) ? new Set<number>() : undefined);
+    if (!blocks) {
       filesKept++;
       bytesKept += e.size;
+      continue;
+    }
+    const p = await patchDataFile(input, e, h, [...blocks].sort((a, b) => a - b));
+    if (p) {
+      patched.push(p);
+      bytesPatched += p.bytesRead;
     } else {
       again.push(e);
     }
+    ctx.heartbeat({ phase: 'patching changed pages', bytesPatched });
   }
   const listed = new Set(listing.map(key));
   const filesDropped = [...held.keys()].filter((k) => !listed.has(k)).length;
   const result = await copyFiles(again, input, 'resume');
-  await saveResult(input.backupDir, name, { ...result, listing } as BatchResult & { hdr: Buffer }, !input.noSync);
-  return { filesCopied: result.files, bytesRead: result.bytesRead, filesKept, bytesKept, filesDropped, changedBlocks, walBased };
+  // Patched data files join the result with their new header blobs.
+  let hdrOff = result.hdr.length;
+  const blobs: Buffer[] = [result.hdr];
+  for (const p of patched) {
+    result.headers[result.entries.length] = [hdrOff, p.blob.length];
+    result.entries.push(p.entry);
+    blobs.push(p.blob);
+    hdrOff += p.blob.length;
+  }
+  const copiedBytes = result.bytesRead;
+  result.bytesRead += bytesPatched;
+  await saveResult(input.backupDir, name, { ...result, hdr: Buffer.concat(blobs), listing } as BatchResult & { hdr: Buffer }, !input.noSync);
+  await fsp.rm(undoDir(input.backupDir, input.attempt), { recursive: true, force: true });
+  return {
+    filesCopied: result.files - patched.length,
+    bytesRead: copiedBytes + bytesPatched,
+    filesKept,
+    bytesKept,
+    filesPatched: patched.length,
+    bytesPatched,
+    filesDropped,
+    changedBlocks,
+    walBased,
+  };
+}
+
+const undoDir = (backupDir: string, attempt: number) => path.join(catalogPaths.stateDir(backupDir), `undo-r${attempt}`);
+
+/**
+ * Rewrites the changed pages of an uncompressed data file in place (every record is 8 + 8192
+ * bytes, block i at i × 8200), updating its CRC from the old one (crc32cPatch) and its page
+ * headers, so neither the rest of the database file nor of the backup file is read. The original
+ * records go to an undo file first: a retry puts them back before patching again, so the CRC
+ * arithmetic always starts from the state the old CRC describes. Null: not patchable (compressed,
+ * or the file shrank meanwhile), copy it whole instead.
+ */
+async function patchDataFile(
+  input: RecopyInput,
+  e: PlanEntry,
+  h: { entry: FileEntry; result: string; index: number },
+  changedBlocks: number[],
+): Promise<{ entry: FileEntry; blob: Buffer; bytesRead: number } | null> {
+  const old = h.entry;
+  const nBlocks = old.nBlocks ?? 0;
+  const REC = BLCKSZ + PAGE_HEADER_SIZE;
+  if (old.compressAlg !== 'none' || old.size !== nBlocks * REC) return null;
+  const blocks = changedBlocks.filter((b) => b < nBlocks);
+  let headers: Buffer;
+  if (nBlocks > 0) {
+    const r = JSON.parse(await fsp.readFile(batchResultFile(input.backupDir, h.result), 'utf8')) as BatchResult;
+    const where = r.headers[h.index];
+    if (!where) return null;
+    const hdrFile = await fsp.open(batchHeaderFile(input.backupDir, h.result), 'r');
+    const blobOld = Buffer.alloc(where[1]);
+    try {
+      await hdrFile.read(blobOld, 0, where[1], where[0]);
+    } finally {
+      await hdrFile.close();
+    }
+    headers = zlib.inflateSync(blobOld);
+  } else {
+    headers = Buffer.alloc(0);
+  }
+
+  const undoRoot = undoDir(input.backupDir, input.attempt);
+  await fsp.mkdir(undoRoot, { recursive: true, mode: 0o700 });
+  const undo = path.join(undoRoot, encodeURIComponent(`${e.externalDirNum}:${e.path}`));
+  const src = sourcePath(e, input.pgdata, input.externalDirs);
+  const dst = backupPath(e, input.backupDir);
+  const inFh = await fsp.open(src, 'r');
+  const outFh = await fsp.open(dst, nBlocks > 0 ? 'r+' : 'w', 0o600);
+  let bytesRead = 0;
+  try {
+    const saved = Buffer.alloc(8 + blocks.length * (4 + BLCKSZ));
+    saved.writeBigUInt64LE(BigInt(old.size), 0);
+    for (let i = 0; i < blocks.length; i++) {
+      const o = 8 + i * (4 + BLCKSZ);
+      saved.writeUInt32LE(blocks[i], o);
+      await outFh.read(saved, o + 4, BLCKSZ, blocks[i] * REC + PAGE_HEADER_SIZE);
+    }
+    await writeFileAtomic(undo, saved, { sync: !input.noSync });
+
+    let crc = old.crc;
+    const page = Buffer.alloc(BLCKSZ);
+    const checksums = input.checksumVersion !== 0;
+    const entries = Buffer.alloc(Math.max(nBlocks, 0) * PAGE_HEADER2_SIZE);
+    headers.copy(entries, 0, 0, entries.length);
+    for (let i = 0; i < blocks.length; i++) {
+      const b = blocks[i];
+      const { bytesRead: got } = await inFh.read(page, 0, BLCKSZ, b * BLCKSZ);
+      if (got < BLCKSZ) return null; // truncated since the listing
+      bytesRead += BLCKSZ;
+      const relBlock = relationBlockNumber(e.segno ?? 0, b);
+      if (!input.skipBlockValidation) await verifyOrReread(inFh, src, page, b, relBlock, checksums);
+      const at = b * REC + PAGE_HEADER_SIZE;
+      crc = crc32cPatch(crc, saved.subarray(8 + i * (4 + BLCKSZ) + 4, 8 + (i + 1) * (4 + BLCKSZ)), page, old.size - at - BLCKSZ);
+      await outFh.write(page, 0, BLCKSZ, at);
+      entries.writeBigUInt64LE(pageLsn(page), b * PAGE_HEADER2_SIZE);
+      entries.writeUInt16LE(pageChecksum(page, 0, relBlock), b * PAGE_HEADER2_SIZE + 16);
+    }
+    // Blocks added since the copy are appended: the CRC simply continues over them.
+    const curBlocks = Math.floor((await inFh.stat()).size / BLCKSZ);
+    const added: Buffer[] = [];
+    const rec = Buffer.alloc(REC);
+    for (let b = nBlocks; b < curBlocks; b++) {
+      const { bytesRead: got } = await inFh.read(rec, PAGE_HEADER_SIZE, BLCKSZ, b * BLCKSZ);
+      if (got < BLCKSZ) break;
+      bytesRead += BLCKSZ;
+      const pg = rec.subarray(PAGE_HEADER_SIZE);
+      const relBlock = relationBlockNumber(e.segno ?? 0, b);
+      if (!input.skipBlockValidation) await verifyOrReread(inFh, src, pg, b, relBlock, checksums);
+      writePageHeader(rec, 0, b, BLCKSZ);
+      crc = crc32c(rec, crc);
+      await outFh.write(rec, 0, REC, b * REC);
+      const h2 = Buffer.alloc(PAGE_HEADER2_SIZE);
+      h2.writeBigUInt64LE(pageLsn(pg), 0);
+      h2.writeInt32LE(b, 8);
+      h2.writeInt32LE(b * REC, 12);
+      h2.writeUInt16LE(pageChecksum(pg, 0, relBlock), 16);
+      added.push(h2);
+    }
+    const total = nBlocks + added.length;
+    const size = total * REC;
+    const terminator = Buffer.alloc(PAGE_HEADER2_SIZE);
+    terminator.writeInt32LE(size, 12);
+    const raw = Buffer.concat([entries, ...added, terminator]);
+    if (!input.noSync) await outFh.sync();
+    return {
+      entry: { ...old, size, fullSize: total * BLCKSZ, nBlocks: total, nHeaders: total, crc, hdrCrc: crc32c(raw) },
+      blob: zlib.deflateSync(raw, { level: 1 }),
+      bytesRead,
+    };
+  } finally {
+    await inFh.close();
+    await outFh.close();
+  }
 }

@@ -47,10 +47,11 @@ export interface RunWorkflowOptions extends FollowOptions {
   searchAttributes: Pick<SearchAttributeValues, 'BackupInstance' | 'BackupId' | 'BackupOperation'>;
   memo?: Record<string, unknown>;
   /**
-   * When a workflow of the same type already runs under this ID (e.g. the CLI that started it was
-   * killed), follow it to its end instead of failing.
+   * When a workflow of the same type already runs under this ID, follow it to its end instead of
+   * failing — always (true), or when this predicate of its memo says so (e.g. the CLI that
+   * started it was killed, so nobody else is following it).
    */
-  attachIfRunning?: boolean;
+  attachIfRunning?: boolean | ((memo: Record<string, unknown> | undefined) => boolean);
 }
 
 export interface AttachOptions extends FollowOptions {
@@ -110,15 +111,18 @@ export async function runWorkflow<T>(o: RunWorkflowOptions): Promise<T> {
   let runId: string | undefined;
   let status: string | undefined;
   let type: string | undefined;
+  let memo: Record<string, unknown> | undefined;
   try {
     const d = await existing.describe();
     runId = d.runId;
     status = d.status.name;
     type = d.type;
+    memo = d.memo;
   } catch {
     /* it may have closed meanwhile; the message below still names the ID */
   }
-  if (o.attachIfRunning && status === 'RUNNING' && type === o.workflowType && runId) {
+  const attach = typeof o.attachIfRunning === 'function' ? o.attachIfRunning(memo) : o.attachIfRunning;
+  if (attach && status === 'RUNNING' && type === o.workflowType && runId) {
     return attachWorkflow<T>({ ...o, runId });
   }
   throw new WorkflowConflictError(conflictMessage(ctx, o.workflowId, runId), o.workflowId, runId);

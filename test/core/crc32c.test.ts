@@ -1,4 +1,4 @@
-import { crc32c } from '../../core/crc32c';
+import { crc32c, crc32cPatch } from '../../core/crc32c';
 
 /** Bit-at-a-time reference implementation. */
 function slowCrc(buf: Uint8Array): number {
@@ -50,5 +50,18 @@ describe('crc32c', () => {
     let run = crc32c(big.subarray(0, 0));
     for (let i = 0; i < big.length; i += 4097) run = crc32c(big.subarray(i, i + 4097), run);
     expect(run).toBe(crc32c(big));
+  });
+});
+
+describe('crc32cPatch', () => {
+  test('equals the CRC of the patched bytes, wherever the patch is', () => {
+    const crypto = require('node:crypto') as typeof import('node:crypto');
+    for (const [len, off, n] of [[100, 0, 10], [100, 90, 10], [8200 * 5, 8200 * 2 + 8, 8192], [1 << 20, 12345, 8192], [33, 5, 1]]) {
+      const file = crypto.randomBytes(len);
+      const page = crypto.randomBytes(n);
+      const patched = Buffer.from(file);
+      page.copy(patched, off);
+      expect(crc32cPatch(crc32c(file), file.subarray(off, off + n), page, len - off - n)).toBe(crc32c(patched));
+    }
   });
 });

@@ -1,0 +1,174 @@
+/**
+ * Issue 4 under fire, with real processes: the CLI (embedded mode: its in-process worker runs the
+ * activities) is SIGKILLed in the middle of the copy, the database changes pages that were already
+ * copied, and re-running the same command finishes the same workflow with status OK; the restore
+ * equals the source. Ctrl-C cancels a backup cleanly, and a second backup of a busy instance is
+ * refused naming the running workflow.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { CLI, cliOk, runCli } from '../helpers/cli';
+import { createCluster, freePort, pgBin, run, type PgCluster } from '../helpers/pgCluster';
+
+jest.setTimeout(900_000);
+
+function startCli(args: string[], env: Record<string, string>): { child: ChildProcess; out: () => string; done: Promise<number> } {
+  const childEnv = { ...process.env, ...env } as NodeJS.ProcessEnv;
+  delete childEnv.TEMPORAL_ADDRESS;
+  const child = spawn(CLI, args, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  child.stdout!.on('data', (d) => (text += d));
+  child.stderr!.on('data', (d) => (text += d));
+  const done = new Promise<number>((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+  return { child, out: () => text, done };
+}
+
+async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function backupDirOf(backupPath: string, instance: string): string | undefined {
+  const dir = path.join(backupPath, 'backups', instance);
+  const ids = fs.readdirSync(dir).filter((n) => !n.includes('.'));
+  return ids.length ? path.join(dir, ids.sort().at(-1)!) : undefined;
+}
+
+function batchResults(backupDir: string): { name: string; bytesRead: number }[] {
+  const dir = path.join(backupDir, '.gs_probackup', 'batches');
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => ({ name: f, bytesRead: (JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { bytesRead: number }).bytesRead }));
+}
+
+async function dump(host: string, port: number): Promise<string> {
+  const r = await run(pgBin('pg_dump'), ['-h', host, '-p', String(port), '--no-sync', '--no-unlogged-table-data', '-d', 'postgres']);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return r.stdout.replace(/^\\(un)?restrict .*$/gm, '');
+}
+
+async function startRestored(pgdata: string) {
+  const port = await freePort();
+  const sock = fs.mkdtempSync('/tmp/pgr');
+  const r = await run(pgBin('pg_ctl'), ['-D', pgdata, '-w', '-t', '120', '-l', path.join(sock, 'log'), '-o', `-p ${port} -k ${sock} -c listen_addresses=''`, 'start']);
+  if (r.code !== 0) throw new Error(`restored server did not start: ${r.stderr}\n${fs.readFileSync(path.join(sock, 'log'), 'utf8')}`);
+  return { port, sock, stop: () => run(pgBin('pg_ctl'), ['-D', pgdata, '-w', '-m', 'fast', 'stop']) };
+}
+
+describe('durability', () => {
+  let cluster: PgCluster;
+  let backupPath: string;
+  let env: Record<string, string>;
+  const work: string[] = [];
+
+  beforeAll(async () => {
+    cluster = await createCluster({ pgbenchScale: 30 });
+    await cluster.psql(`create table doomed as select g from generate_series(1, 10000) g`);
+    backupPath = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'dur-')), 'catalog');
+    work.push(path.dirname(backupPath));
+    env = { ...cluster.env, BACKUP_PATH: backupPath };
+    await cliOk(['init'], env);
+    await cliOk(['add-instance', '--instance', 'n', '-D', cluster.pgdata], env);
+  });
+
+  afterAll(async () => {
+    await cluster?.destroy();
+    for (const d of work) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  test('SIGKILL mid-copy, pages changed meanwhile: re-running the command resumes the same backup to OK, restore is exact', async () => {
+    const args = ['backup', '--instance', 'n', '-b', 'FULL', '--stream', '-j', '1', '-t', '5'];
+    const first = startCli(args, env);
+    let backupDir: string | undefined;
+    await waitFor('a few copied batches', () => {
+      backupDir = backupDirOf(backupPath, 'n');
+      return !!backupDir && batchResults(backupDir).length >= 2;
+    });
+    first.child.kill('SIGKILL');
+    await first.done;
+    const before = batchResults(backupDir!);
+    const bytesBefore = before.reduce((s, b) => s + b.bytesRead, 0);
+    expect(fs.readFileSync(path.join(backupDir!, 'backup.control'), 'utf8')).toMatch(/status = RUNNING/);
+
+    // Writes into pages that are already in the backup, a new table, a dropped one.
+    await cluster.psql(`update pgbench_accounts set abalance = abalance + 7 where aid % 997 = 0;
+      create table born as select g, md5(g::text) from generate_series(1, 5000) g; drop table doomed; checkpoint;`);
+
+    const second = await runCli(args, env);
+    if (second.code !== 0) throw new Error(`resumed backup failed:\n${first.out()}\n---\n${second.stderr}`);
+    const id = /INFO: Backup (\w+) completed/.exec(second.stderr)![1];
+    expect(path.basename(backupDir!)).toBe(id);
+    const resumed = /Resumed under the new session: .* kept, \d+ dropped/.exec(second.stderr);
+    expect(resumed).not.toBeNull();
+    const show = JSON.parse((await cliOk(['show', '--instance', 'n', '--format=json'], env)).stdout);
+    expect(show[0].backups).toHaveLength(1);
+    expect(show[0].backups[0].status).toBe('OK');
+    const after = batchResults(backupDir!);
+    const resume = after.filter((b) => b.name.startsWith('r'));
+    const bytesAgain = resume.reduce((s, b) => s + b.bytesRead, 0);
+    const total = Number(show[0].backups[0]['pgdata-bytes']);
+    process.stdout.write(
+      `durability: copied ${bytesBefore} bytes before the kill; the resume copied ${bytesAgain} again ` +
+        `(${resumed![0]}) of ${total} pgdata bytes\n`,
+    );
+    expect(bytesAgain).toBeLessThan(total / 2);
+    expect(Number((await cluster.psql(`select count(*) from pg_replication_slots where slot_name like 'gs_probackup%'`)))).toBe(0);
+
+    const source = await dump(cluster.socketDir, cluster.port);
+    const target = fs.mkdtempSync(path.join(os.tmpdir(), 'dur-restore-'));
+    fs.rmdirSync(target);
+    work.push(target);
+    await cliOk(['restore', '--instance', 'n', '-D', target, '-i', id, '-j', '2'], env);
+    const srv = await startRestored(target);
+    try {
+      expect(await dump(srv.sock, srv.port)).toEqual(source);
+      const amcheck = await run(pgBin('pg_amcheck'), ['-h', srv.sock, '-p', String(srv.port), '--install-missing', '--all']);
+      expect(amcheck.stdout + amcheck.stderr).toBe('');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('a second backup of a busy instance is refused naming the running workflow; Ctrl-C cancels cleanly', async () => {
+    const first = startCli(['backup', '--instance', 'n', '-b', 'FULL', '--stream', '-j', '1'], env);
+    let backupDir: string | undefined;
+    await waitFor('the copy to start', () => {
+      const d = backupDirOf(backupPath, 'n');
+      if (d && fs.existsSync(path.join(d, '.gs_probackup', 'plan.json')) && !fs.readFileSync(path.join(d, 'backup.control'), 'utf8').includes('status = OK')) backupDir = d;
+      return !!backupDir;
+    });
+    const second = await runCli(['backup', '--instance', 'n', '-b', 'FULL', '--stream'], env);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/ERROR: .*backup.*is running: workflow backup\/n/);
+
+    first.child.kill('SIGINT');
+    const code = await first.done;
+    expect(code).not.toBe(0);
+    expect(first.out()).toMatch(/cancel/i);
+    const control = fs.readFileSync(path.join(backupDir!, 'backup.control'), 'utf8');
+    expect(control).toMatch(/status = ERROR/);
+    expect(fs.readFileSync(path.join(backupDir!, '.gs_probackup', 'error.txt'), 'utf8')).toMatch(/cancel/);
+    // PostgreSQL's side is clean: no backup in progress, no slot, no WAL sender of ours.
+    await waitFor('the backup connections to close', async () => Number(await cluster.psql(`select count(*) from pg_stat_activity where application_name like 'gs_probackup%'`)) === 0, 30_000);
+    expect(Number(await cluster.psql(`select count(*) from pg_replication_slots where slot_name like 'gs_probackup%'`))).toBe(0);
+    const tmpLeft: string[] = [];
+    const walk = (d: string) => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(path.join(d, e.name));
+        else if (/\.gs_tmp$|\.tmp\.\d+$/.test(e.name)) tmpLeft.push(path.join(d, e.name));
+      }
+    };
+    walk(path.join(backupDir!, 'database'));
+    // A half-written file keeps its temporary name: nothing looks complete that is not.
+    const content = path.join(backupDir!, 'backup_content.control');
+    expect(fs.existsSync(content)).toBe(false);
+    void tmpLeft;
+  });
+});
