@@ -237,7 +237,7 @@ export async function recopyAfterSessionLoss(input: RecopyInput): Promise<Recopy
   await saveResult(input.backupDir, name, { ...result, hdr: Buffer.concat(blobs), listing } as BatchResult & { hdr: Buffer }, !input.noSync);
   await fsp.rm(undoDir(input.backupDir, input.attempt), { recursive: true, force: true });
   return {
-    filesCopied: result.files - patched.length,
+    filesCopied: result.files,
     bytesRead: copiedBytes + bytesPatched,
     filesKept,
     bytesKept,
