@@ -3,12 +3,13 @@ import type { CommandContext } from '../context';
 import { openInstance } from '../instance';
 import type { BackupOptions } from '../options/commands';
 import { workflowLogSink } from '../workflowLog';
-import { buildBackupRequest } from './backupRequest';
+import { buildBackupRequest, passwordForWorker } from './backupRequest';
 
 /** Takes a backup as the backup workflow; the workflow's log lines are printed as they come. */
 export async function backupCommand(opts: BackupOptions, ctx: CommandContext): Promise<number> {
   const resolved = await openInstance(opts, ctx);
   const req = buildBackupRequest(opts, resolved);
+  passwordForWorker(opts.password, ctx);
   if (!opts.stream) {
     ctx.logger.info('WAL is streamed into the backup (STREAM mode): gs_probackup on Temporal makes self-contained backups');
   }

@@ -44,3 +44,17 @@ export function buildBackupRequest(opts: BackupOptions, r: ResolvedInstanceOptio
     expireTime: opts.expireTime,
   };
 }
+
+/**
+ * -W: the password never enters a workflow argument (history is visible in the Web UI). The
+ * in-process worker of embedded mode reads it from this process's PGPASSWORD; remote workers use
+ * their own environment or ~/.pgpass.
+ */
+export function passwordForWorker(password: string | undefined, ctx: { env: Record<string, string | undefined>; logger: { warning(m: string): void } }): void {
+  if (password === undefined) return;
+  if (ctx.env.TEMPORAL_ADDRESS) {
+    ctx.logger.warning('-W/--password is not sent to remote workers: give them PGPASSWORD or ~/.pgpass');
+    return;
+  }
+  process.env.PGPASSWORD = password;
+}

@@ -116,11 +116,18 @@ describe('FULL backup and restore (quiet cluster)', () => {
   test('init, add-instance, backup -b FULL, show', async () => {
     await cliOk(['init', '-B', backupPath], env);
     await cliOk(['add-instance', '--instance', 'node', '-D', cluster.pgdata, '-E', extDir], env);
-    const b = await cliOk(['backup', '--instance', 'node', '-b', 'FULL', '--stream', '-j', '2'], env);
+    const b = await cliOk(['backup', '--instance', 'node', '-b', 'FULL', '--stream', '-j', '2', '-W', 'S3cr3t-pa55word'], env);
     const m = /INFO: Backup (\w+) completed/.exec(b.stderr);
     expect(m).not.toBeNull();
     backupId = m![1];
     sourceDumps = await dumpAll(cluster.socketDir, cluster.port, ['postgres', 'app']);
+
+    // No password in workflow history: the embedded server's files hold the history (the
+    // instance's data directory path is there, as a check that the search can find things).
+    const temporalDir = path.join(backupPath, '.temporal');
+    const stored = fs.readdirSync(temporalDir).filter((f) => f.startsWith('temporal.db')).map((f) => fs.readFileSync(path.join(temporalDir, f)));
+    expect(stored.some((buf) => buf.includes(cluster.pgdata))).toBe(true);
+    expect(stored.some((buf) => buf.includes('S3cr3t-pa55word'))).toBe(false);
 
     const show = await cliOk(['show', '--instance', 'node'], env);
     expect(show.stdout).toMatch(new RegExp(`${backupId}\\s.*FULL\\s+STREAM\\s+1/0.*OK`));
