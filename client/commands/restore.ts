@@ -47,7 +47,8 @@ export async function restoreCommand(opts: RestoreOptions, ctx: CommandContext):
     noValidate: opts.noValidate ?? false,
     noSync: opts.noSync ?? false,
     skipBlockValidation: opts.skipBlockValidation ?? false,
-    rwTimeoutSec: resolved.rwTimeoutSec,
+    // restore has no -t: its batches heartbeat every few MB, so 30 s of silence means a dead worker.
+    rwTimeoutSec: 30,
     ...(Object.keys(recovery).length ? { recovery } : {}),
   };
   await runRestoreWorkflow(req, {

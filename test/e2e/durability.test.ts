@@ -136,6 +136,76 @@ describe('durability', () => {
     }
   });
 
+  test('everything killed at once (CLI, its worker, the embedded Temporal server): gs_probackup worker restarts the server and finishes the backup', async () => {
+    const args = ['backup', '--instance', 'n', '-b', 'FULL', '--stream', '-j', '1', '-t', '5'];
+    const before = new Set(fs.readdirSync(path.join(backupPath, 'backups', 'n')));
+    const first = startCli(args, env);
+    let backupDir: string | undefined;
+    await waitFor('a copied batch', () => {
+      const d = backupDirOf(backupPath, 'n');
+      if (d && !before.has(path.basename(d)) && batchResults(d).length >= 1) backupDir = d;
+      return !!backupDir;
+    });
+    const server = JSON.parse(fs.readFileSync(path.join(backupPath, '.temporal', 'server.json'), 'utf8')) as { pid: number };
+    // As a power loss would: no process gets to clean up.
+    first.child.kill('SIGKILL');
+    process.kill(server.pid, 'SIGKILL');
+    await first.done;
+    await waitFor('the server to be gone', () => {
+      try {
+        process.kill(server.pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    expect(fs.readFileSync(path.join(backupDir!, 'backup.control'), 'utf8')).toMatch(/status = RUNNING/);
+
+    const worker = startCli(['worker', '-B', backupPath, '-j', '2'], env);
+    try {
+      await waitFor('the backup to finish under the worker', () => /status = OK/.test(fs.readFileSync(path.join(backupDir!, 'backup.control'), 'utf8')), 300_000);
+    } finally {
+      worker.child.kill('SIGTERM');
+      await worker.done;
+    }
+    expect(worker.out()).toMatch(/worker polls task queue/);
+    const show = JSON.parse((await cliOk(['show', '--instance', 'n', '-i', path.basename(backupDir!), '--format=json'], env)).stdout);
+    expect(show[0].backups[0].status).toBe('OK');
+    expect(Number(await cluster.psql(`select count(*) from pg_replication_slots where slot_name like 'gs_probackup%'`))).toBe(0);
+  });
+
+  test('a restore killed half way and run again finishes with an exact cluster', async () => {
+    const id = JSON.parse((await cliOk(['show', '--instance', 'n', '--format=json'], env)).stdout)[0].backups.find((b: { status: string }) => b.status === 'OK').id as string;
+    const target = fs.mkdtempSync(path.join(os.tmpdir(), 'dur-rkill-'));
+    fs.rmdirSync(target);
+    work.push(target);
+    const args = ['restore', '--instance', 'n', '-D', target, '-i', id, '-j', '1', '--no-validate'];
+    const first = startCli(args, env);
+    await waitFor('the restore to write files', () => {
+      if (first.child.exitCode !== null) throw new Error(`restore ended before it could be killed:\n${first.out()}`);
+      return /Start restoring backup files/.test(first.out()) && fs.existsSync(path.join(target, 'global', 'pg_filenode.map'));
+    }, 120_000);
+    first.child.kill('SIGKILL');
+    await first.done;
+    expect(fs.existsSync(path.join(target, '.gs_probackup_restore'))).toBe(true);
+    const again = await runCli(args, env);
+    if (again.code !== 0) throw new Error(`resumed restore failed:\n${again.stderr}`);
+    expect(again.stderr).toMatch(new RegExp(`Restore of backup ${id} completed`));
+    expect(fs.existsSync(path.join(target, '.gs_probackup_restore'))).toBe(false);
+    const srv = await startRestored(target);
+    try {
+      const amcheck = await run(pgBin('pg_amcheck'), ['-h', srv.sock, '-p', String(srv.port), '--install-missing', '--all']);
+      expect(amcheck.stdout + amcheck.stderr).toBe('');
+      expect(Number((await run(pgBin('psql'), ['-XAt', '-h', srv.sock, '-p', String(srv.port), '-c', 'select count(*) from pgbench_accounts', 'postgres'])).stdout)).toBe(3_000_000);
+    } finally {
+      await srv.stop();
+    }
+    // Once shut down cleanly, every page's checksum is right.
+    const checksums = await run(pgBin('pg_checksums'), ['--check', '-D', target]);
+    expect(checksums.stderr).toBe('');
+    expect(checksums.code).toBe(0);
+  });
+
   test('a second backup of a busy instance is refused naming the running workflow; Ctrl-C cancels cleanly', async () => {
     const first = startCli(['backup', '--instance', 'n', '-b', 'FULL', '--stream', '-j', '1'], env);
     let backupDir: string | undefined;
