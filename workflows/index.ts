@@ -1,5 +1,6 @@
 /** Every workflow the worker runs; the bundle is built from this file. */
 export * from './backup';
 export * from './restore';
+export * from './validate';
 export * from './ping';
 export * from './testSupport';

@@ -180,3 +180,29 @@ export async function markBackupError(input: { backupDir: string; reason: string
   await writeFileAtomic(path.join(state, 'error.txt'), input.reason + '\n');
   await writeBackupControl({ backupDir: input.backupDir, control });
 }
+
+/** Sets a backup's status after validation (OK or CORRUPT); the rest of backup.control stays. */
+export async function setBackupStatus(input: { backupDir: string; status: 'OK' | 'CORRUPT' }): Promise<string> {
+  const control = await readBackupControl(input);
+  const before = control.status;
+  if (before !== input.status) {
+    control.status = input.status;
+    await writeBackupControl({ backupDir: input.backupDir, control });
+  }
+  return before;
+}
+
+/** The backups of an instance with their statuses, newest first, for validate. */
+export async function listInstanceBackups(input: { backupPath: string; instance: string }): Promise<{ id: string; status: string }[]> {
+  const dir = catalogPaths.instanceDir(input.backupPath, input.instance);
+  const out: { id: string; status: string; t: number }[] = [];
+  for (const id of await existingBackupIds(dir)) {
+    try {
+      const c = await readBackupControl({ backupDir: path.join(dir, id) });
+      out.push({ id: backupIdFromTime(c.startTime), status: c.status, t: c.startTime });
+    } catch {
+      out.push({ id, status: 'UNKNOWN', t: backupIdToTime(id) ?? 0 });
+    }
+  }
+  return out.sort((a, b) => b.t - a.t).map(({ id, status }) => ({ id, status }));
+}

@@ -1,1 +1,1 @@
-export { prepareBackup, readBackupControl, writeBackupControl, markBackupError } from './backupCatalog';
+export { prepareBackup, readBackupControl, writeBackupControl, markBackupError, setBackupStatus, listInstanceBackups } from './backupCatalog';

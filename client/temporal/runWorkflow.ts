@@ -190,6 +190,7 @@ async function follow<T>(handle: WorkflowHandle, runId: string | undefined, o: F
       return;
     }
     view.clearLine();
+    o.out.stderr.write(`INFO: interrupted: cancelling workflow ${handle.workflowId} (press Ctrl-C again to stop waiting)\n`);
     handle.cancel().catch(() => undefined);
     // The workflow closing (cancelled) settles `result`, which ends the wait; this bounds it.
     setTimeout(() => finish({ kind: 'interrupted' }), o.cancelWaitMs ?? 30_000).unref();

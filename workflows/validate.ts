@@ -1,0 +1,73 @@
+/**
+ * validate as a workflow: each backup's files, pages and WAL are checked by one retriable activity
+ * (resumable per backup), and its status becomes OK or CORRUPT. Backups in other states are skipped.
+ */
+import { proxyActivities, setHandler } from '@temporalio/workflow';
+import type * as catalogActivities from '../activities/catalog';
+import type * as restoreActivities from '../activities/restore';
+import { progressQuery, type Progress } from './progress';
+
+export interface ValidateRequest {
+  backupPath: string;
+  instance: string;
+  /** Absent: every backup of the instance. */
+  backupId?: string;
+  skipBlockValidation: boolean;
+  threads: number;
+}
+
+export interface ValidateResult {
+  valid: string[];
+  corrupt: { id: string; errors: string[] }[];
+  skipped: string[];
+}
+
+const VALIDATABLE = new Set(['OK', 'DONE', 'CORRUPT', 'ORPHAN']);
+
+export async function validateWorkflow(req: ValidateRequest): Promise<ValidateResult> {
+  const catalog = proxyActivities<typeof catalogActivities>({ startToCloseTimeout: '5 minutes', retry: { maximumAttempts: 10 } });
+  const checker = proxyActivities<typeof restoreActivities>({
+    startToCloseTimeout: '24 hours',
+    heartbeatTimeout: '2 minutes',
+    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 20 },
+  });
+  const progress: Progress = { operation: 'validate', phase: 'listing', filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0, log: [] };
+  setHandler(progressQuery, () => progress);
+  const log = (l: string) => progress.log.push(l);
+
+  const all = await catalog.listInstanceBackups({ backupPath: req.backupPath, instance: req.instance });
+  const chosen = req.backupId ? all.filter((b) => b.id === req.backupId) : all;
+  if (req.backupId && chosen.length === 0) throw new Error(`backup ${req.backupId} of instance '${req.instance}' does not exist`);
+  const result: ValidateResult = { valid: [], corrupt: [], skipped: [] };
+  const todo = chosen.filter((b) => {
+    if (VALIDATABLE.has(b.status)) return true;
+    log(`WARNING: Backup ${b.id} has status ${b.status}. Skip validation.`);
+    result.skipped.push(b.id);
+    return false;
+  });
+  progress.phase = 'validating';
+  progress.filesTotal = todo.length;
+  let next = 0;
+  const lane = async () => {
+    while (next < todo.length) {
+      const b = todo[next++];
+      log(`INFO: Validating backup ${b.id}`);
+      const v = await checker.validateBackupForRestore({ backupPath: req.backupPath, instance: req.instance, backupId: b.id, skipBlockValidation: req.skipBlockValidation });
+      const backupDir = `${req.backupPath}/backups/${req.instance}/${b.id}`;
+      if (v.ok) {
+        await catalog.setBackupStatus({ backupDir, status: 'OK' });
+        log(`INFO: Backup ${b.id} data files are valid`);
+        result.valid.push(b.id);
+      } else {
+        await catalog.setBackupStatus({ backupDir, status: 'CORRUPT' });
+        for (const e of v.errors.slice(0, 20)) log(`WARNING: ${e}`);
+        log(`WARNING: Backup ${b.id} data files are corrupted`);
+        result.corrupt.push({ id: b.id, errors: v.errors });
+      }
+      progress.filesDone++;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(req.threads, todo.length)) }, lane));
+  progress.phase = 'done';
+  return result;
+}
