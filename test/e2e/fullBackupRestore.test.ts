@@ -283,3 +283,54 @@ describe('FULL backup of a busy cluster', () => {
     }
   });
 });
+
+describe('replication slots and restore choices', () => {
+  let cluster: PgCluster;
+  let env: Record<string, string>;
+  const work: string[] = [];
+  beforeAll(async () => {
+    cluster = await createCluster({ pgbenchScale: 1 });
+    const backupPath = path.join(tmpDir('cat-'), 'catalog');
+    work.push(path.dirname(backupPath));
+    env = { ...cluster.env, BACKUP_PATH: backupPath };
+    await cliOk(['init'], env);
+    const ext = tmpDir('ext-');
+    work.push(ext);
+    fs.writeFileSync(path.join(ext, 'note.txt'), 'hi\n');
+    await cliOk(['add-instance', '--instance', 's', '-D', cluster.pgdata, '-E', ext], env);
+  });
+  afterAll(async () => {
+    await cluster?.destroy();
+    for (const d of work) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  test('-S with a missing slot is refused; -S with a slot and --temp-slot back up; no slot of ours is left', async () => {
+    const missing = await runCli(['backup', '--instance', 's', '-b', 'FULL', '--stream', '-S', 'nope'], env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/ERROR: .*replication slot "nope" does not exist/);
+    await cluster.psql(`select pg_create_physical_replication_slot('dba_slot', true)`);
+    await cliOk(['backup', '--instance', 's', '-b', 'FULL', '--stream', '-S', 'dba_slot', '--no-validate'], env);
+    await cliOk(['backup', '--instance', 's', '-b', 'FULL', '--stream', '--temp-slot'], env);
+    expect(await cluster.psql(`select string_agg(slot_name, ',' order by slot_name) from pg_replication_slots`)).toBe('dba_slot');
+  });
+
+  test('restore without -i takes the latest OK backup; --skip-external-dirs leaves external directories out', async () => {
+    const json = JSON.parse((await cliOk(['show', '--instance', 's', '--format=json'], env)).stdout);
+    const latest = json[0].backups.find((b: { status: string }) => b.status === 'OK').id;
+    const target = tmpDir('latest-');
+    fs.rmdirSync(target);
+    work.push(target);
+    // The external directory is still in place (not empty): restoring it there is refused...
+    const refused = await runCli(['restore', '--instance', 's', '-D', target], env);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/restore destination is not empty: ".*ext-.*"/);
+    expect(fs.existsSync(target)).toBe(false);
+    // ...and left out with --skip-external-dirs.
+    const r = await cliOk(['restore', '--instance', 's', '-D', target, '--skip-external-dirs'], env);
+    expect(r.stderr).toMatch(new RegExp(`Restore of backup ${latest} completed`));
+    expect(fs.readdirSync(target)).toContain('PG_VERSION');
+    expect(r.stderr).not.toMatch(/external/i);
+    const control = fs.readFileSync(path.join(env.BACKUP_PATH, 'backups', 's', latest, 'backup.control'), 'utf8');
+    expect(control).toMatch(/external-dirs = '/);
+  });
+});
