@@ -314,6 +314,31 @@ describe('replication slots and restore choices', () => {
     expect(await cluster.psql(`select string_agg(slot_name, ',' order by slot_name) from pg_replication_slots`)).toBe('dba_slot');
   });
 
+  test('-C, --backup-pg-log, --backup-pg-replslot, --note, --ttl, --no-sync, --archive-timeout, -t reach the backup', async () => {
+    fs.mkdirSync(path.join(cluster.pgdata, 'log'), { recursive: true });
+    fs.writeFileSync(path.join(cluster.pgdata, 'log', 'postgresql-test.log'), 'LOG:  hello\n');
+    const b = await cliOk([
+      'backup', '--instance', 's', '-b', 'FULL', '--stream', '-C', '--backup-pg-log', '--backup-pg-replslot',
+      '--note', 'before upgrade', '--ttl=1d', '--no-sync', '--archive-timeout=60', '-t', '30',
+    ], env);
+    const id = /INFO: Backup (\w+) completed/.exec(b.stderr)![1];
+    const json = JSON.parse((await cliOk(['show', '--instance', 's', '--format=json'], env)).stdout);
+    const entry = json[0].backups.find((x: { id: string }) => x.id === id);
+    expect(entry).toMatchObject({ status: 'OK', note: 'before upgrade' });
+    // Pinned for a day from the backup's recovery time.
+    const expire = Date.parse(entry['expire-time'].replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'));
+    const recovery = Date.parse(entry['recovery-time'].replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'));
+    expect(expire - recovery).toBe(86_400_000);
+    const content = (backupId: string) => fs.readFileSync(path.join(env.BACKUP_PATH, 'backups', 's', backupId, 'backup_content.control'), 'utf8');
+    expect(content(id)).toContain('"path":"log/postgresql-test.log"');
+    expect(content(id)).toContain('"path":"pg_replslot/dba_slot/state"');
+    // Without the flags neither is taken (the backup made with -S dba_slot, before the log existed
+    // but after the slot did).
+    const plain = json[0].backups.find((x: { id: string; note?: string }) => x.id !== id && x.status === 'OK').id;
+    expect(content(plain)).not.toContain('"path":"pg_replslot/dba_slot/state"');
+    expect(content(plain)).toContain('"path":"pg_replslot"');
+  });
+
   test('restore without -i takes the latest OK backup; --skip-external-dirs leaves external directories out', async () => {
     const json = JSON.parse((await cliOk(['show', '--instance', 's', '--format=json'], env)).stdout);
     const latest = json[0].backups.find((b: { status: string }) => b.status === 'OK').id;
