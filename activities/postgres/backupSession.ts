@@ -15,7 +15,7 @@ import { lsnToBigInt, parseLsn, walFileName, type Lsn } from '../../core/lsn';
 import type { PgConnection } from '../../core/requests';
 import { writeFileAtomic } from '../atomicWrite';
 import { activitySleep } from '../cancellableSleep';
-import { connectPg, queryOne } from './connection';
+import { connectionLost, connectPg, queryOne, serverEpoch, serverTermination } from './connection';
 import { WalReceiver } from './walReceiver';
 
 export interface BackupSessionInput {
@@ -40,6 +40,8 @@ export interface SessionStart {
   firstStartLsn: Lsn;
   /** Set when the backup holds every WAL record since this LSN (its first start), null when a lost session cut it. */
   walContinuousSince: Lsn | null;
+  /** The server's start / crash-recovery marks when the first session opened (serverEpoch). */
+  serverEpoch?: string;
 }
 
 export interface SessionResult extends SessionStart {
@@ -91,6 +93,19 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
   const previous = await readSession(input.backupDir);
 
   const conn = await connectPg(input.connection);
+  const epoch = await serverEpoch(conn).catch(async (e) => {
+    await conn.end().catch(() => undefined);
+    throw e;
+  });
+  if (previous?.serverEpoch && previous.serverEpoch !== epoch) {
+    await conn.end().catch(() => undefined);
+    throw ApplicationFailure.nonRetryable(
+      `the database server restarted or recovered from a crash during the backup ` +
+        `(postmaster start / crash recovery: ${previous.serverEpoch} before, ${epoch} now); ` +
+        `PostgreSQL aborted the backup with it: run the backup again`,
+      'ServerRestarted',
+    );
+  }
   let repl: Client | null = null;
   let receiver: WalReceiver | null = null;
   let aliveTimer: NodeJS.Timeout | null = null;
@@ -155,6 +170,7 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
       firstStartLsn: firstStart,
       // The WAL in the backup covers every change since the first start LSN only if it was never cut.
       walContinuousSince: previous ? (from !== null && (previous.walContinuousSince ?? null) !== null ? previous.walContinuousSince : null) : startLsn,
+      serverEpoch: previous?.serverEpoch ?? epoch,
     };
     await writeFileAtomic(sessionFile(input.backupDir), JSON.stringify(session), { sync });
     const beat = () => {
@@ -166,7 +182,8 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
     // Hold the session until the workflow says the copy is done — for this session.
     for (;;) {
       ctx.heartbeat({ phase: 'copying', startLsn, receivedLsn: receiver.receivedLsn });
-      if (receiver.error) throw receiver.error;
+      const lost = connectionLost(conn) ?? receiver.error;
+      if (lost) throw lost;
       if ((await readStopRequest(input.backupDir)) === attempt) break;
       await raceAbort(sleep(500));
     }
@@ -213,6 +230,16 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
       tablespaceMap: hasMap,
       walSegments: kept,
     };
+  } catch (e) {
+    const why = serverTermination(connectionLost(conn)) ?? (repl ? serverTermination(connectionLost(repl)) : undefined) ?? serverTermination(e);
+    if (why) {
+      throw ApplicationFailure.nonRetryable(
+        `the database server ended the backup session: ${why.message}${why.code ? ` (SQLSTATE ${why.code})` : ''}; ` +
+          `it crashed, was shut down, or the session was terminated, and PostgreSQL aborted the backup with it: run the backup again`,
+        'ServerTerminated',
+      );
+    }
+    throw e;
   } finally {
     if (aliveTimer) clearInterval(aliveTimer);
     receiver?.stopTimers();

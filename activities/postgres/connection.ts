@@ -30,9 +30,51 @@ export async function connectPg(conn: PgConnection, opts: { replication?: boolea
     }
     throw new Error(err);
   }
-  // A dropped connection must fail the activity, not crash the worker.
-  client.on('error', () => undefined);
+  // A dropped connection must fail the activity, not crash the worker; why it dropped is kept.
+  client.on('error', (e: Error) => {
+    if (!lostConnections.has(client)) lostConnections.set(client, e);
+  });
+  // A backend told to quit by a crash or an immediate shutdown says why in a WARNING, then hangs up.
+  client.on('notice', (n) => {
+    if (serverTermination(n) && !lostConnections.has(client)) lostConnections.set(client, Object.assign(new Error(n.message), { code: n.code }));
+  });
   return client;
+}
+
+const lostConnections = new WeakMap<Client, Error>();
+
+/** Why the server dropped this connection, once it has. */
+export function connectionLost(client: Client): Error | undefined {
+  return lostConnections.get(client);
+}
+
+/**
+ * The server ended the connection because it crashed or is shutting down: PostgreSQL sends
+ * 57P02 (crash of another server process), 57P01 (shutdown, or pg_terminate_backend) or 57P03
+ * (starting up, in recovery). A backup session cannot outlive that: PostgreSQL has aborted the
+ * backup with it, and retrying would only race a server in crash recovery.
+ */
+export function serverTermination(e: unknown): { message: string; code?: string } | undefined {
+  const err = e as { code?: string; message?: string; cause?: unknown } | undefined;
+  if (!err) return undefined;
+  if (err.code === '57P01' || err.code === '57P02' || err.code === '57P03') return { message: err.message ?? '', code: err.code };
+  if (/terminating connection because of crash|terminating connection due to (administrator|immediate shutdown)/.test(err.message ?? '')) {
+    return { message: err.message ?? '' };
+  }
+  return err.cause !== undefined ? serverTermination(err.cause) : undefined;
+}
+
+/**
+ * What changes when the server restarts or recovers from a crash: the postmaster's start time
+ * (restart), and the reset time of the fixed statistics, which crash recovery resets too (a
+ * backend's crash reinitialises the server without a new postmaster).
+ */
+export async function serverEpoch(client: Client): Promise<string> {
+  const r = await queryOne<{ epoch: string }>(
+    client,
+    `SELECT pg_postmaster_start_time()::text || ' / ' || coalesce((SELECT stats_reset FROM pg_stat_bgwriter)::text, '-') AS epoch`,
+  );
+  return r.epoch;
 }
 
 export async function queryOne<T>(client: Client, sql: string, params: unknown[] = []): Promise<T> {

@@ -62,7 +62,7 @@ export class WalReceiver {
         self.onCopyData(msg.chunk, conn);
       },
       handleError(err: Error) {
-        self.fail(new Error(`WAL streaming from the server failed: ${err.message}`));
+        self.fail(new Error(`WAL streaming from the server failed: ${err.message}`, { cause: err }));
       },
       handleReadyForQuery() {
         if (!self.ended) self.fail(new Error('the server ended WAL streaming unexpectedly'));
@@ -78,7 +78,7 @@ export class WalReceiver {
       void (this.client.query(submittable as never) as unknown as Promise<void> | undefined);
       resolve();
     });
-    this.client.on('error', (e: Error) => this.fail(new Error(`replication connection lost: ${e.message}`)));
+    this.client.on('error', (e: Error) => this.fail(new Error(`replication connection lost: ${e.message}`, { cause: e })));
     this.client.on('end', () => {
       if (!this.ended) this.fail(new Error('replication connection closed by the server'));
     });

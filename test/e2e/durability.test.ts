@@ -228,17 +228,69 @@ describe('durability', () => {
     // PostgreSQL's side is clean: no backup in progress, no slot, no WAL sender of ours.
     await waitFor('the backup connections to close', async () => Number(await cluster.psql(`select count(*) from pg_stat_activity where application_name like 'gs_probackup%'`)) === 0, 30_000);
     expect(Number(await cluster.psql(`select count(*) from pg_replication_slots where slot_name like 'gs_probackup%'`))).toBe(0);
-    const tmpLeft: string[] = [];
-    const walk = (d: string) => {
-      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-        if (e.isDirectory()) walk(path.join(d, e.name));
-        else if (/\.gs_tmp$|\.tmp\.\d+$/.test(e.name)) tmpLeft.push(path.join(d, e.name));
-      }
-    };
-    walk(path.join(backupDir!, 'database'));
-    // A half-written file keeps its temporary name: nothing looks complete that is not.
-    const content = path.join(backupDir!, 'backup_content.control');
-    expect(fs.existsSync(content)).toBe(false);
-    void tmpLeft;
+    // A half-written backup never looks complete: without backup_content.control nothing reads it as one.
+    expect(fs.existsSync(path.join(backupDir!, 'backup_content.control'))).toBe(false);
+  });
+
+  /** Crashes the server the way a segfaulting backend does: SIGKILL on one backend makes the postmaster reinitialise. */
+  async function crashServer(): Promise<void> {
+    const sleeper = spawn(pgBin('psql'), ['-XAtq', '-h', cluster.socketDir, '-p', String(cluster.port), '-d', 'postgres', '-c', 'select pg_sleep(600)'], { stdio: 'ignore' });
+    let pid = 0;
+    await waitFor('the victim backend', async () => {
+      pid = Number(await cluster.psql(`select coalesce(max(pid), 0) from pg_stat_activity where query = 'select pg_sleep(600)'`));
+      return pid > 0;
+    });
+    process.kill(pid, 'SIGKILL');
+    await new Promise((r) => sleeper.on('close', r));
+  }
+
+  async function serverUp(): Promise<void> {
+    await waitFor('the server to accept connections after crash recovery', async () => cluster.psql('select 1').then(() => true, () => false), 120_000);
+  }
+
+  test('the database server crashes during a backup: ERROR with the reason, no retry loop, slot dropped', async () => {
+    const args = ['backup', '--instance', 'n', '-b', 'FULL', '--stream', '-j', '1'];
+    const before = new Set(fs.readdirSync(path.join(backupPath, 'backups', 'n')));
+    const cli = startCli(args, env);
+    let backupDir: string | undefined;
+    await waitFor('a copied batch', () => {
+      const d = backupDirOf(backupPath, 'n');
+      if (d && !before.has(path.basename(d)) && batchResults(d).length >= 1) backupDir = d;
+      return !!backupDir;
+    });
+    const crashedAt = Date.now();
+    await crashServer();
+    const code = await cli.done;
+    expect(code).toBe(1);
+    expect(Date.now() - crashedAt).toBeLessThan(60_000);
+    expect(cli.out()).toMatch(/ERROR: Backup \w+ failed: the database server ended the backup session: terminating connection because of crash of another server process \(SQLSTATE 57P02\)/);
+    expect(fs.readFileSync(path.join(backupDir!, 'backup.control'), 'utf8')).toMatch(/status = ERROR/);
+    expect(fs.readFileSync(path.join(backupDir!, '.gs_probackup', 'error.txt'), 'utf8')).toMatch(/crash of another server process/);
+    await serverUp();
+    expect(Number(await cluster.psql(`select count(*) from pg_replication_slots where slot_name like 'gs_probackup%'`))).toBe(0);
+  });
+
+  test('worker frozen (SIGSTOP) while the server crashes, then killed: the re-run sees the server restarted and ends ERROR', async () => {
+    const args = ['backup', '--instance', 'n', '-b', 'FULL', '--stream', '-j', '1', '-t', '5'];
+    const before = new Set(fs.readdirSync(path.join(backupPath, 'backups', 'n')));
+    const first = startCli(args, env);
+    let backupDir: string | undefined;
+    await waitFor('a copied batch', () => {
+      const d = backupDirOf(backupPath, 'n');
+      if (d && !before.has(path.basename(d)) && batchResults(d).length >= 1) backupDir = d;
+      return !!backupDir;
+    });
+    // The frozen worker never reads the server's goodbye: the next session learns of the crash
+    // only from the server itself.
+    first.child.kill('SIGSTOP');
+    await crashServer();
+    await serverUp();
+    first.child.kill('SIGKILL');
+    await first.done;
+    const second = await runCli(args, env);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(/ERROR: Backup \w+ failed: the database server restarted or recovered from a crash during the backup/);
+    expect(fs.readFileSync(path.join(backupDir!, 'backup.control'), 'utf8')).toMatch(/status = ERROR/);
+    expect(Number(await cluster.psql(`select count(*) from pg_replication_slots where slot_name like 'gs_probackup%'`))).toBe(0);
   });
 });

@@ -334,7 +334,7 @@ describe('replication slots and restore choices', () => {
     expect(content(id)).toContain('"path":"pg_replslot/dba_slot/state"');
     // Without the flags neither is taken (the backup made with -S dba_slot, before the log existed
     // but after the slot did).
-    const plain = json[0].backups.find((x: { id: string; note?: string }) => x.id !== id && x.status === 'OK').id;
+    const plain = json[0].backups.find((x: { id: string; status: string }) => x.id !== id && x.status === 'OK').id;
     expect(content(plain)).not.toContain('"path":"pg_replslot/dba_slot/state"');
     expect(content(plain)).toContain('"path":"pg_replslot"');
   });
