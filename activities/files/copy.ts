@@ -16,6 +16,7 @@ import { pglzCompress } from '../../core/pglz';
 import { pageChecksum, relationBlockNumber, verifyPage } from '../../core/pageChecksum';
 import { parsePgControl } from '../../core/pgControl';
 import { BLCKSZ, type CompressAlg } from '../../core/types';
+import { AttemptGuard, removeStaleTempFiles } from '../attemptGuard';
 import { fsyncDir, writeFileAtomic } from '../atomicWrite';
 import { backupPath, batchHeaderFile, batchResultFile, listBackupFiles, makeCopyPlan, planFile, sourcePath, type CopyPlan, type PlanEntry } from './plan';
 
@@ -82,7 +83,9 @@ export async function copyBatch(input: CopyBatchInput): Promise<{ files: number;
     /* not done yet */
   }
   const plan = await readPlan(input.backupDir);
-  const result = await copyFiles(plan.batches[input.batchNo].map((i) => plan.entries[i]), input, `batch ${input.batchNo}`);
+  const guard = await AttemptGuard.claim(`${done}.claim`);
+  const result = await copyFiles(plan.batches[input.batchNo].map((i) => plan.entries[i]), input, `batch ${input.batchNo}`, guard);
+  await guard.check();
   await saveResult(input.backupDir, String(input.batchNo), result, !input.noSync);
   return { files: result.files, bytesRead: result.bytesRead };
 }
@@ -94,7 +97,7 @@ export async function saveResult(backupDir: string, name: string, result: BatchR
 }
 
 /** Copies files into the backup; the entries and page header blobs they get. */
-export async function copyFiles(files: PlanEntry[], input: CopyBatchInput, what: string): Promise<BatchResult & { hdr: Buffer }> {
+export async function copyFiles(files: PlanEntry[], input: CopyBatchInput, what: string, guard: AttemptGuard): Promise<BatchResult & { hdr: Buffer }> {
   const ctx = Context.current();
   const result: BatchResult = { files: 0, bytesRead: 0, entries: [], headers: {} };
   const hdrChunks: Buffer[] = [];
@@ -107,8 +110,8 @@ export async function copyFiles(files: PlanEntry[], input: CopyBatchInput, what:
     const src = sourcePath(e, input.pgdata, input.externalDirs);
     const dst = backupPath(e, input.backupDir);
     const copied = e.isDatafile
-      ? await copyDataFile(src, dst, e.segno ?? 0, input, onBytes)
-      : await copyPlainFile(src, dst, e.mode, !input.noSync, onBytes);
+      ? await copyDataFile(src, dst, e.segno ?? 0, input, guard, onBytes)
+      : await copyPlainFile(src, dst, e.mode, !input.noSync, guard, onBytes);
     if (!copied) continue; // vanished since listing: a dropped relation
     result.files++;
     const entry: FileEntry = {
@@ -157,11 +160,14 @@ async function openSource(src: string): Promise<fs.FileHandle | null> {
 }
 
 /** Non-data files: byte for byte, CRC of the content, the source's mode. */
-async function copyPlainFile(src: string, dst: string, mode: number, sync: boolean, onBytes: (n: number) => void): Promise<Copied | null> {
+async function copyPlainFile(src: string, dst: string, mode: number, sync: boolean, guard: AttemptGuard, onBytes: (n: number) => void): Promise<Copied | null> {
   const inFh = await openSource(src);
   if (!inFh) return null;
-  const tmp = `${dst}.gs_tmp`;
-  const outFh = await fs.open(tmp, 'w', 0o600);
+  const tmp = dst + guard.tmpSuffix;
+  const outFh = await fs.open(tmp, 'w', 0o600).catch(async (e) => {
+    await inFh.close();
+    throw e;
+  });
   let crc = 0;
   let total = 0;
   try {
@@ -181,7 +187,7 @@ async function copyPlainFile(src: string, dst: string, mode: number, sync: boole
     await inFh.close();
     await outFh.close();
   }
-  await fs.rename(tmp, dst);
+  await guard.commit(tmp, dst);
   return { writeSize: total, fullSize: total, crc, compressAlg: 'none' };
 }
 
@@ -190,11 +196,14 @@ async function copyPlainFile(src: string, dst: string, mode: number, sync: boole
  * a page is compressed when that makes it smaller. The file is read up to its size at open: blocks
  * added later are in the WAL of the backup.
  */
-async function copyDataFile(src: string, dst: string, segno: number, input: CopyBatchInput, onBytes: (n: number) => void): Promise<Copied | null> {
+async function copyDataFile(src: string, dst: string, segno: number, input: CopyBatchInput, guard: AttemptGuard, onBytes: (n: number) => void): Promise<Copied | null> {
   const inFh = await openSource(src);
   if (!inFh) return null;
-  const tmp = `${dst}.gs_tmp`;
-  const outFh = await fs.open(tmp, 'w', 0o600);
+  const tmp = dst + guard.tmpSuffix;
+  const outFh = await fs.open(tmp, 'w', 0o600).catch(async (e) => {
+    await inFh.close();
+    throw e;
+  });
   const compress = pageCompressor(input.compressAlg, input.compressLevel);
   const verify = !input.skipBlockValidation;
   const checksums = input.checksumVersion !== 0;
@@ -246,7 +255,7 @@ async function copyDataFile(src: string, dst: string, segno: number, input: Copy
     await fs.rm(tmp, { force: true });
     return { writeSize: 0, fullSize: 0, crc: 0, compressAlg: input.compressAlg, nBlocks: 0 };
   }
-  await fs.rename(tmp, dst);
+  await guard.commit(tmp, dst);
   const raw = headers.finish(pos);
   return {
     writeSize: pos,
@@ -333,6 +342,12 @@ export interface ContentSums {
 export async function assembleBackupContent(input: { backupDir: string; extraFiles: string[]; pgControl: FileEntry; noSync?: boolean }): Promise<ContentSums> {
   const sync = !input.noSync;
   const plan = await readPlan(input.backupDir);
+  const dirs = [
+    catalogPaths.databaseDir(input.backupDir),
+    ...plan.entries.filter((e) => e.isDir).map((e) => backupPath(e, input.backupDir)),
+    ...plan.entries.filter((e) => e.externalDirNum > 0).map((e) => catalogPaths.externalDir(input.backupDir, e.externalDirNum)),
+  ];
+  await removeStaleTempFiles(dirs, /\.gs_tmp\d+$/);
   // The copy's results in order: the batches, then what a resumed backup copied again (with the
   // listing it made then, which is the final list of files and directories).
   const names = plan.batches.map((_, b) => String(b));

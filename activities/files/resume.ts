@@ -24,6 +24,7 @@ import type { FileEntry } from '../../core/backupContent';
 import { crc32c, crc32cPatch } from '../../core/crc32c';
 import { PAGE_HEADER2_SIZE, PAGE_HEADER_SIZE, pageLsn, writePageHeader } from '../../core/dataFileFormat';
 import { pageChecksum, relationBlockNumber } from '../../core/pageChecksum';
+import { AttemptGuard } from '../attemptGuard';
 import { writeFileAtomic } from '../atomicWrite';
 import { catalogPaths } from '../../core/catalogPaths';
 import { lsnToBigInt, walFileName, type Lsn } from '../../core/lsn';
@@ -139,6 +140,8 @@ async function rollBackUnfinishedPatches(backupDir: string): Promise<void> {
 export async function recopyAfterSessionLoss(input: RecopyInput): Promise<RecopyResult> {
   const name = `r${input.attempt}`;
   const ctx = Context.current();
+  // Claimed before the rollback, so that a stale attempt stops patching before its patches are undone.
+  const guard = await AttemptGuard.claim(`${batchResultFile(input.backupDir, name)}.claim`);
   await rollBackUnfinishedPatches(input.backupDir);
   const plan = await readPlan(input.backupDir);
   // What the backup holds now: the batches, and earlier resumes (in order).
@@ -211,6 +214,7 @@ export async function recopyAfterSessionLoss(input: RecopyInput): Promise<Recopy
       bytesKept += e.size;
       continue;
     }
+    await guard.check();
     const p = await patchDataFile(input, e, h, [...blocks].sort((a, b) => a - b));
     if (p) {
       patched.push(p);
@@ -222,7 +226,7 @@ export async function recopyAfterSessionLoss(input: RecopyInput): Promise<Recopy
   }
   const listed = new Set(listing.map(key));
   const filesDropped = [...held.keys()].filter((k) => !listed.has(k)).length;
-  const result = await copyFiles(again, input, 'resume');
+  const result = await copyFiles(again, input, 'resume', guard);
   // Patched data files join the result with their new header blobs.
   let hdrOff = result.hdr.length;
   const blobs: Buffer[] = [result.hdr];
@@ -234,6 +238,7 @@ export async function recopyAfterSessionLoss(input: RecopyInput): Promise<Recopy
   }
   const copiedBytes = result.bytesRead;
   result.bytesRead += bytesPatched;
+  await guard.check();
   await saveResult(input.backupDir, name, { ...result, hdr: Buffer.concat(blobs), listing } as BatchResult & { hdr: Buffer }, !input.noSync);
   await fsp.rm(undoDir(input.backupDir, input.attempt), { recursive: true, force: true });
   return {

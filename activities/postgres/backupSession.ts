@@ -134,10 +134,12 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
       slotKeepsWal = false;
     } else {
       slot = backupSlotName(input.backupId);
-      const row = await queryOne<{ n: string }>(conn, `SELECT count(*)::text AS n FROM pg_replication_slots WHERE slot_name = $1`, [slot]);
+      const row = await queryOne<{ n: string; pid: number | null }>(conn, `SELECT count(*)::text AS n, max(active_pid) AS pid FROM pg_replication_slots WHERE slot_name = $1`, [slot]);
       if (row.n === '0') {
         await repl.query(`CREATE_REPLICATION_SLOT ${slot} PHYSICAL RESERVE_WAL`);
         slotKeepsWal = previous === null;
+      } else if (row.pid !== null) {
+        await releaseOwnSlot(conn, slot, row.pid);
       }
     }
 
@@ -162,7 +164,8 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
     const from = slotKeepsWal && sameTimeline ? await continuationPoint(walDir, timeline, input.walSegmentSize, previous ? lsnToBigInt(previous.firstStartLsn) / seg : null) : null;
     const streamFrom = from !== null && from <= lsnToBigInt(startLsn) ? from : lsnToBigInt(startLsn);
     receiver = new WalReceiver(repl, walDir, timeline, input.walSegmentSize, sync);
-    receiver.start(streamFrom, slot);
+    const stallMs = Math.max(1, input.rwTimeoutSec) * 1000;
+    receiver.start(streamFrom, slot, Math.max(500, Math.min(10_000, stallMs / 4)));
     const session: SessionStart = {
       startLsn,
       timeline,
@@ -184,6 +187,7 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
       ctx.heartbeat({ phase: 'copying', startLsn, receivedLsn: receiver.receivedLsn });
       const lost = connectionLost(conn) ?? receiver.error;
       if (lost) throw lost;
+      if (receiver.silentForMs > stallMs) throw receiver.stalled(stallMs);
       if ((await readStopRequest(input.backupDir)) === attempt) break;
       await raceAbort(sleep(500));
     }
@@ -212,6 +216,7 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
     await raceAbort(
       receiver.waitFor(lsnToBigInt(stopLsn), Math.max(1, input.archiveTimeoutSec) * 1000, () =>
         ctx.heartbeat({ phase: 'waiting for WAL', stopLsn, receivedLsn: receiver!.receivedLsn }),
+        stallMs,
       ),
     );
     await receiver.finish();
@@ -247,6 +252,21 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
     await conn.end().catch(() => undefined);
     await repl?.end().catch(() => undefined);
   }
+}
+
+/**
+ * The backup's own slot is still held by the WAL sender of a lost session (its worker died, or
+ * its stream stalled): end that sender, which is ours, before streaming again. A stopped sender
+ * cannot exit until it runs again; the activity's retry waits for that.
+ */
+async function releaseOwnSlot(conn: Client, slot: string, pid: number): Promise<void> {
+  await conn.query('SELECT pg_terminate_backend($1)', [pid]);
+  for (let i = 0; i < 20; i++) {
+    await sleep(250);
+    const r = await queryOne<{ pid: number | null }>(conn, `SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1`, [slot]);
+    if (!r || r.pid === null) return;
+  }
+  throw new Error(`replication slot "${slot}" is still held by the WAL sender of a lost session (pid ${pid}): retrying once it exits`);
 }
 
 /** Drops the backup's own slot (default mode) once the backup has ended, whatever the outcome. */

@@ -28,6 +28,8 @@ export class WalReceiver {
   private ended = false;
   private readonly completed: string[] = [];
   private feedbackTimer: NodeJS.Timeout | null = null;
+  /** When the server last sent anything (WAL or keepalive): a stalled stream goes quiet. */
+  private lastMessageAt = Date.now();
   private done: Promise<void> | null = null;
 
   constructor(
@@ -46,8 +48,24 @@ export class WalReceiver {
     return lsnFromBigInt(this.written);
   }
 
-  /** START_REPLICATION from the start of the segment that holds `from`. */
-  start(from: bigint, slot: string | undefined): void {
+  /** Milliseconds since the server last sent anything. */
+  get silentForMs(): number {
+    return Date.now() - this.lastMessageAt;
+  }
+
+  stalled(limitMs: number): Error {
+    return new Error(
+      `WAL streaming stalled: no message from the server for ${Math.round(this.silentForMs / 1000)}s ` +
+        `(received up to ${this.receivedLsn}; limit -t/--rw-timeout=${Math.round(limitMs / 1000)}s); opening a new session`,
+    );
+  }
+
+  /**
+   * START_REPLICATION from the start of the segment that holds `from`. Every `probeMs` the
+   * receiver asks the server for a reply, so a live but idle stream still speaks and silence
+   * means a stall (a stopped walsender, a dead peer behind a half-open TCP connection).
+   */
+  start(from: bigint, slot: string | undefined, probeMs = 10_000): void {
     const segStart = from - (from % BigInt(this.segSize));
     this.written = segStart;
     this.flushed = segStart;
@@ -82,12 +100,14 @@ export class WalReceiver {
     this.client.on('end', () => {
       if (!this.ended) this.fail(new Error('replication connection closed by the server'));
     });
-    this.feedbackTimer = setInterval(() => this.sendFeedback(conn, false), 10_000);
+    this.lastMessageAt = Date.now();
+    this.feedbackTimer = setInterval(() => this.sendFeedback(conn, true), probeMs);
   }
 
   private onCopyData(chunk: Buffer, conn: PgConnectionInternals): void {
     // After finish() the segment files are final; WAL past the stop LSN is not part of the backup.
     if (this.ended) return;
+    this.lastMessageAt = Date.now();
     const msg = parseReplicationMessage(chunk);
     if (msg.kind === 'xlog') {
       // The buffer belongs to the socket reader; copy before queuing.
@@ -168,10 +188,11 @@ export class WalReceiver {
   }
 
   /** Resolves once everything up to `lsn` is on disk; rejects on a stream failure or timeout. */
-  async waitFor(lsn: bigint, timeoutMs: number, onTick: () => void): Promise<void> {
+  async waitFor(lsn: bigint, timeoutMs: number, onTick: () => void, stallMs = Infinity): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (this.written < lsn) {
       if (this.failure) throw this.failure;
+      if (this.silentForMs > stallMs) throw this.stalled(stallMs);
       if (Date.now() > deadline) {
         throw new Error(`WAL up to ${lsnFromBigInt(lsn)} was not streamed within ${Math.round(timeoutMs / 1000)}s (received up to ${this.receivedLsn}); see --archive-timeout`);
       }

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { activityInfo, ApplicationFailure, Context } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure, CancelledFailure, Context } from '@temporalio/activity';
 import { backupIdFromTime, backupIdToTime } from '../../core/backupId';
 import type { FileEntry } from '../../core/backupContent';
 import { parseBackupControl } from '../../core/backupControl';
@@ -17,6 +17,7 @@ import { parsePgControl } from '../../core/pgControl';
 import { parseTablespaceMap, planRestoreLayout, RestorePlanError, type RestoreLayout } from '../../core/restorePlan';
 import type { RestoreRequest } from '../../core/requests';
 import { BLCKSZ } from '../../core/types';
+import { removeStaleTempFiles } from '../attemptGuard';
 import { fsyncDir, writeFileAtomic } from '../atomicWrite';
 import { loadBackup, pageFromRecord, readStored, storedPath } from './validate';
 
@@ -182,19 +183,22 @@ export async function restoreBatch(input: { pgdata: string; batchNo: number; noS
   for (const i of plan.batches[input.batchNo]) {
     const { entry, target } = plan.layout.files[i];
     const e = plan.entries[entry];
-    const n = await restoreFile(plan.backupDir, e, target, !input.noSync, (k) => {
+    // Restored content is the backup's, the same for every attempt: no claim needed, but a
+    // cancelled (superseded) attempt stops.
+    if (ctx.cancellationSignal.aborted) throw new CancelledFailure(`attempt ${ctx.info.attempt} was cancelled`);
+    await restoreFile(plan.backupDir, e, target, !input.noSync, (k) => {
       bytes += k;
       ctx.heartbeat({ batch: input.batchNo, bytes });
     });
     files++;
-    void n;
   }
   return { files, bytes };
 }
 
 /** One file into place: temp name, content, mode, fsync, rename. */
 async function restoreFile(backupDir: string, e: FileEntry, target: string, sync: boolean, onBytes: (n: number) => void): Promise<void> {
-  const tmp = `${target}.gs_restore_tmp`;
+  // A temp name per attempt: a stale attempt of a frozen worker may still be writing its own.
+  const tmp = `${target}.gs_restore_tmp${Context.current().info.attempt}`;
   const src = storedPath(backupDir, e);
   const out = await fs.open(tmp, 'w', 0o600);
   try {
@@ -262,8 +266,9 @@ export async function finishRestore(input: { pgdata: string; noSync: boolean; re
     await writeFileAtomic(auto, base + settings, { sync: !input.noSync });
     await writeFileAtomic(path.join(input.pgdata, 'recovery.signal'), '', { sync: !input.noSync });
   }
+  const dirs = new Set<string>([input.pgdata, ...plan.layout.roots, ...plan.layout.dirs.map((d) => d.target)]);
+  await removeStaleTempFiles(dirs, /\.gs_restore_tmp\d+$/);
   if (!input.noSync) {
-    const dirs = new Set<string>([input.pgdata, ...plan.layout.roots, ...plan.layout.dirs.map((d) => d.target)]);
     for (const d of dirs) await fsyncDir(d).catch(() => undefined);
   }
   await fs.rm(path.join(input.pgdata, STATE_DIR), { recursive: true, force: true });

@@ -232,6 +232,89 @@ describe('durability', () => {
     expect(fs.existsSync(path.join(backupDir!, 'backup_content.control'))).toBe(false);
   });
 
+  /** Restores backup `id` into a new directory, starts it: pg_dump equals `source`, amcheck is clean. */
+  async function expectExactRestore(id: string, source: string): Promise<void> {
+    const target = fs.mkdtempSync(path.join(os.tmpdir(), 'dur-restore-'));
+    fs.rmdirSync(target);
+    work.push(target);
+    await cliOk(['restore', '--instance', 'n', '-D', target, '-i', id, '-j', '2'], env);
+    const srv = await startRestored(target);
+    try {
+      expect(await dump(srv.sock, srv.port)).toEqual(source);
+      const amcheck = await run(pgBin('pg_amcheck'), ['-h', srv.sock, '-p', String(srv.port), '--install-missing', '--all']);
+      expect(amcheck.stdout + amcheck.stderr).toBe('');
+    } finally {
+      await srv.stop();
+    }
+    fs.rmSync(target, { recursive: true, force: true });
+  }
+
+  test('a stalled WAL stream (walsender SIGSTOPped) fails its attempt after -t; once it runs again the backup finishes OK and restores exactly', async () => {
+    const args = ['backup', '--instance', 'n', '-b', 'FULL', '--stream', '-j', '1', '-t', '4'];
+    const before = new Set(fs.readdirSync(path.join(backupPath, 'backups', 'n')));
+    const cli = startCli(args, env);
+    // Stopped as soon as it streams, so that the copy runs on while the stream is stalled.
+    let sender = 0;
+    await waitFor('the backup to stream WAL', async () => {
+      sender = Number(await cluster.psql(`select coalesce(max(pid), 0) from pg_stat_replication where application_name = 'gs_probackup_wal'`));
+      return sender > 0;
+    });
+    process.kill(sender, 'SIGSTOP');
+    try {
+      await waitFor('the stall to be noticed', () => /WAL streaming stalled/.test(cli.out()), 60_000);
+      // The retry finds the slot still held by the stopped sender and waits.
+      await new Promise((r) => setTimeout(r, 4000));
+    } catch (e) {
+      cli.child.kill('SIGKILL');
+      throw new Error(`${(e as Error).message}:\n${cli.out()}`);
+    } finally {
+      process.kill(sender, 'SIGCONT');
+    }
+    const code = await cli.done;
+    if (code !== 0) throw new Error(`backup after the stall failed:\n${cli.out()}`);
+    expect(cli.out()).toMatch(/WAL streaming stalled: no message from the server for \d+s .*limit -t\/--rw-timeout=4s/);
+    expect(cli.out()).toMatch(/the backup session was lost and opened again/);
+    const id = /INFO: Backup (\w+) completed/.exec(cli.out())![1];
+    await expectExactRestore(id, await dump(cluster.socketDir, cluster.port));
+  });
+
+  test('a frozen worker (the CLI SIGSTOPped past -t) is retried once it runs again: stale attempts stand down, the backup is OK and exact', async () => {
+    const args = ['backup', '--instance', 'n', '-b', 'FULL', '--stream', '-j', '2', '-t', '4'];
+    const before = new Set(fs.readdirSync(path.join(backupPath, 'backups', 'n')));
+    const cli = startCli(args, env);
+    let backupDir: string | undefined;
+    await waitFor('a copied batch', () => {
+      const d = backupDirOf(backupPath, 'n');
+      if (d && !before.has(path.basename(d)) && batchResults(d).length >= 1) backupDir = d;
+      return !!backupDir;
+    });
+    cli.child.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, 12_000));
+    cli.child.kill('SIGCONT');
+    const timer = setTimeout(() => cli.child.kill('SIGKILL'), 300_000);
+    const code = await cli.done;
+    clearTimeout(timer);
+    if (code !== 0) throw new Error(`backup after the freeze failed:\n${cli.out()}`);
+    const id = /INFO: Backup (\w+) completed/.exec(cli.out())![1];
+    expect(path.basename(backupDir!)).toBe(id);
+    // The copy attempts that timed out were retried (a newer attempt claimed their batch).
+    const claims = fs.readdirSync(path.join(backupDir!, '.gs_probackup', 'batches')).filter((f) => f.endsWith('.claim'));
+    expect(claims.some((f) => /^[2-9]|^\d{2}/.test(fs.readFileSync(path.join(backupDir!, '.gs_probackup', 'batches', f), 'utf8')))).toBe(true);
+    // No temp file of any attempt is left in the backup.
+    const left: string[] = [];
+    const walk = (d: string) => {
+      for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(path.join(d, e.name));
+        else if (/\.gs_tmp\d+$/.test(e.name)) left.push(e.name);
+      }
+    };
+    walk(path.join(backupDir!, 'database'));
+    expect(left).toEqual([]);
+    const v = await runCli(['validate', '--instance', 'n', '-i', id], env);
+    expect(v.code).toBe(0);
+    await expectExactRestore(id, await dump(cluster.socketDir, cluster.port));
+  });
+
   /** Crashes the server the way a segfaulting backend does: SIGKILL on one backend makes the postmaster reinitialise. */
   async function crashServer(): Promise<void> {
     const sleeper = spawn(pgBin('psql'), ['-XAtq', '-h', cluster.socketDir, '-p', String(cluster.port), '-d', 'postgres', '-c', 'select pg_sleep(600)'], { stdio: 'ignore' });
