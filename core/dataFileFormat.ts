@@ -21,8 +21,22 @@ export class PageHeaderMapBuilder {
 
   add(lsn: bigint, block: number, pos: number, checksum: number): void {
     this.ensure(this.n + 1);
+    this.buf.writeBigUInt64LE(lsn, this.n * PAGE_HEADER2_SIZE);
+    this.addRest(block, pos, checksum);
+  }
+
+  /** add() with the LSN taken from pd_lsn of `page` at `off`, without a BigInt per page. */
+  addPage(page: Buffer, off: number, block: number, pos: number, checksum: number): void {
+    this.ensure(this.n + 1);
     const o = this.n * PAGE_HEADER2_SIZE;
-    this.buf.writeBigUInt64LE(lsn, o);
+    // pd_lsn is {xlogid, xrecoff}; the u64 LSN is xlogid << 32 | xrecoff, little-endian.
+    this.buf.writeUInt32LE(page.readUInt32LE(off + 4), o);
+    this.buf.writeUInt32LE(page.readUInt32LE(off), o + 4);
+    this.addRest(block, pos, checksum);
+  }
+
+  private addRest(block: number, pos: number, checksum: number): void {
+    const o = this.n * PAGE_HEADER2_SIZE;
     this.buf.writeInt32LE(block, o + 8);
     this.buf.writeInt32LE(pos, o + 12);
     this.buf.writeUInt16LE(checksum, o + 16);
@@ -88,12 +102,23 @@ export interface StoredPage {
  * Splits the bytes of a backup data file into its page records, whatever the chunking of the
  * reads: push() chunks as they come, take the complete records it returns.
  */
+const EMPTY = Buffer.alloc(0);
+
 export class PageRecordSplitter {
-  private pending: Buffer = Buffer.alloc(0);
+  private pending: Buffer = EMPTY;
 
   constructor(private readonly source: string) {}
 
   push(chunk: Buffer): StoredPage[] {
+    // Copies: the read buffer is reused by the caller.
+    return this.pushViews(chunk).map((r) => ({ ...r, payload: Buffer.from(r.payload) }));
+  }
+
+  /**
+   * push() without copying: the payloads are views of `chunk` (or of the carried-over bytes), valid
+   * only until the next call. For the hot paths that consume each record at once.
+   */
+  pushViews(chunk: Buffer): StoredPage[] {
     const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     const out: StoredPage[] = [];
     let o = 0;
@@ -104,11 +129,10 @@ export class PageRecordSplitter {
         throw new Error(`backup file "${this.source}" is corrupt: page record at offset ${o} has size ${size} (block ${block})`);
       }
       if (buf.length - o - PAGE_HEADER_SIZE < size) break;
-      // Copy: the read buffer is reused by the caller.
-      out.push({ block, compressedSize: size, payload: Buffer.from(buf.subarray(o + PAGE_HEADER_SIZE, o + PAGE_HEADER_SIZE + size)) });
+      out.push({ block, compressedSize: size, payload: buf.subarray(o + PAGE_HEADER_SIZE, o + PAGE_HEADER_SIZE + size) });
       o += PAGE_HEADER_SIZE + size;
     }
-    this.pending = Buffer.from(buf.subarray(o));
+    this.pending = o === buf.length ? EMPTY : Buffer.from(buf.subarray(o));
     return out;
   }
 

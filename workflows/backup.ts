@@ -201,12 +201,8 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
       log(`INFO: wait for pg_backup_stop()`);
       await pgShort.requestBackupStop({ backupDir, attempt: under.attempt });
       // Either this session stops, or it is lost before it could and a newer one appears.
-      const watcher = new CancellationScope();
-      const newer = watcher.run(() => pgLong.currentBackupSession({ backupDir, minAttempt: under.attempt + 1, timeoutSec: 24 * HOUR }));
-      newer.catch(() => undefined);
-      const outcome = await Promise.race([sessionDone.then((s) => ({ s })), newer.then(() => ({ s: undefined }))]);
-      watcher.cancel();
-      stop = outcome.s;
+      const ended = await Promise.race([pgLong.awaitSessionEnd({ backupDir, attempt: under.attempt }), sessionFailed]);
+      if (ended.stopped) stop = await sessionDone;
     }
     log(`INFO: pg_backup_stop() LSN: ${stop.stopLsn}`);
     if (ownSlot) await pgShort.dropBackupSlot({ connection: req.connection, backupId });

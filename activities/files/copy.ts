@@ -11,7 +11,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { backupContentCrc, serializeBackupContent, type FileEntry } from '../../core/backupContent';
 import { catalogPaths } from '../../core/catalogPaths';
 import { crc32c } from '../../core/crc32c';
-import { PAGE_HEADER_SIZE, PageHeaderMapBuilder, pageLsn, writePageHeader } from '../../core/dataFileFormat';
+import { PAGE_HEADER_SIZE, PageHeaderMapBuilder, writePageHeader } from '../../core/dataFileFormat';
 import { pglzCompress } from '../../core/pglz';
 import { pageChecksum, relationBlockNumber, verifyPage } from '../../core/pageChecksum';
 import { parsePgControl } from '../../core/pgControl';
@@ -211,23 +211,36 @@ async function copyDataFile(src: string, dst: string, segno: number, input: Copy
   let crc = 0;
   let pos = 0;
   let nBlocks = 0;
+  // Two buffers each way: the next chunk is read and the previous one written while this one is
+  // checked, so the disk and the CPU work at the same time.
+  const inBufs = [Buffer.allocUnsafe(CHUNK_PAGES * BLCKSZ), Buffer.allocUnsafe(CHUNK_PAGES * BLCKSZ)];
+  const outBufs = [Buffer.allocUnsafe(CHUNK_PAGES * (BLCKSZ + PAGE_HEADER_SIZE)), Buffer.allocUnsafe(CHUNK_PAGES * (BLCKSZ + PAGE_HEADER_SIZE))];
+  let writing: Promise<unknown> = Promise.resolve();
+  let reading: Promise<{ want: number; got: number }> | null = null;
   try {
     const size = (await inFh.stat()).size;
     const totalBlocks = Math.floor(size / BLCKSZ);
-    const buf = Buffer.allocUnsafe(CHUNK_PAGES * BLCKSZ);
-    const out = Buffer.allocUnsafe(CHUNK_PAGES * (BLCKSZ + PAGE_HEADER_SIZE));
-    while (nBlocks < totalBlocks) {
-      const want = Math.min(CHUNK_PAGES, totalBlocks - nBlocks) * BLCKSZ;
-      const { bytesRead } = await inFh.read(buf, 0, want, nBlocks * BLCKSZ);
-      const pages = Math.floor(bytesRead / BLCKSZ);
-      if (pages === 0) break; // truncated while we read: the WAL replays the truncation
+    const readChunk = (k: number, from: number) => {
+      const want = Math.min(CHUNK_PAGES, totalBlocks - from) * BLCKSZ;
+      return inFh.read(inBufs[k % 2], 0, want, from * BLCKSZ).then((r) => ({ want, got: r.bytesRead }));
+    };
+    reading = totalBlocks > 0 ? readChunk(0, 0) : null;
+    for (let k = 0; reading; k++) {
+      const { want, got } = await reading;
+      const pages = Math.floor(got / BLCKSZ);
+      // Fewer bytes than asked: truncated while we read, and the WAL replays the truncation.
+      const last = pages === 0 || got < want || nBlocks + pages >= totalBlocks;
+      reading = last ? null : readChunk(k + 1, nBlocks + pages);
+      if (pages === 0) break;
+      const buf = inBufs[k % 2];
+      const out = outBufs[k % 2];
       let o = 0;
       for (let p = 0; p < pages; p++) {
         const page = buf.subarray(p * BLCKSZ, (p + 1) * BLCKSZ);
         const block = nBlocks + p;
         const relBlock = relationBlockNumber(segno, block);
-        if (verify) await verifyOrReread(inFh, src, page, block, relBlock, checksums);
-        headers.add(pageLsn(page), block, pos + o, pageChecksum(page, 0, relBlock));
+        const checksum = verify ? await verifyOrReread(inFh, src, page, block, relBlock, checksums) : undefined;
+        headers.addPage(page, 0, block, pos + o, checksum ?? pageChecksum(page, 0, relBlock));
         let payload: Buffer = page;
         if (compress) {
           const z = compress(page);
@@ -239,14 +252,17 @@ async function copyDataFile(src: string, dst: string, segno: number, input: Copy
       }
       const chunk = out.subarray(0, o);
       crc = crc32c(chunk, crc);
-      await outFh.write(chunk);
+      await writing; // the other output buffer is free again
+      writing = outFh.write(chunk);
       pos += o;
       nBlocks += pages;
       onBytes(pages * BLCKSZ);
-      if (bytesRead < want) break;
     }
+    await writing;
     if (!input.noSync) await outFh.sync();
   } finally {
+    // A failure leaves a read or write in flight: let it end before its file is closed.
+    await Promise.allSettled([writing, reading]);
     await inFh.close();
     await outFh.close();
   }
@@ -285,9 +301,10 @@ const TORN_READ_RETRIES = 50;
 
 /**
  * A page that fails verification may be one PostgreSQL is writing right now (a torn read): read it
- * again until it verifies; a page that stays bad is corruption and fails the backup.
+ * again until it verifies; a page that stays bad is corruption and fails the backup. Returns the
+ * page's checksum when it was computed.
  */
-export async function verifyOrReread(fh: fs.FileHandle, file: string, page: Buffer, block: number, relBlock: number, checksums: boolean): Promise<void> {
+export async function verifyOrReread(fh: fs.FileHandle, file: string, page: Buffer, block: number, relBlock: number, checksums: boolean): Promise<number | undefined> {
   let v = verifyPage(page, 0, relBlock, checksums);
   for (let attempt = 0; v.verdict === 'bad-header' || v.verdict === 'bad-checksum'; attempt++) {
     if (attempt === TORN_READ_RETRIES) {
@@ -301,9 +318,10 @@ export async function verifyOrReread(fh: fs.FileHandle, file: string, page: Buff
     }
     await new Promise((r) => setTimeout(r, 10));
     const { bytesRead } = await fh.read(page, 0, BLCKSZ, block * BLCKSZ);
-    if (bytesRead < BLCKSZ) return; // truncated meanwhile: the WAL replays the truncation
+    if (bytesRead < BLCKSZ) return undefined; // truncated meanwhile: the WAL replays the truncation
     v = verifyPage(page, 0, relBlock, checksums);
   }
+  return v.expected;
 }
 
 /** global/pg_control goes last, raw; its entry's crc is the one stored inside it (spec §4). */

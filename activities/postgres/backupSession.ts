@@ -58,6 +58,8 @@ const STOP_FILE = 'stop-request';
 
 const sessionFile = (backupDir: string) => path.join(catalogPaths.stateDir(backupDir), SESSION_FILE);
 const aliveFile = (backupDir: string) => path.join(catalogPaths.stateDir(backupDir), 'session.alive');
+/** Written once pg_backup_stop returned and the WAL up to the stop LSN is in: a retry returns it. */
+const resultFile = (backupDir: string) => path.join(catalogPaths.stateDir(backupDir), 'session.result.json');
 const stopFile = (backupDir: string) => path.join(catalogPaths.stateDir(backupDir), STOP_FILE);
 
 async function exists(p: string): Promise<boolean> {
@@ -87,6 +89,9 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
   const ctx = Context.current();
   const attempt = ctx.info.attempt;
   const sync = !input.noSync;
+  // The session stopped but its worker died before reporting it: the backup is complete.
+  const stopped = await readJson<SessionResult>(resultFile(input.backupDir));
+  if (stopped) return stopped;
   const walDir = path.join(catalogPaths.databaseDir(input.backupDir), 'pg_wal');
   await fs.mkdir(walDir, { recursive: true, mode: 0o700 });
   await fs.mkdir(catalogPaths.stateDir(input.backupDir), { recursive: true, mode: 0o700 });
@@ -227,7 +232,7 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
       if (!names.has(n)) throw new Error(`WAL segment ${n} was not streamed into the backup`);
     }
     const kept = [...names].filter((f) => /^[0-9A-F]{24}$/.test(f) || f.endsWith('.history')).sort();
-    return {
+    const result: SessionResult = {
       ...session,
       stopLsn,
       recoveryXid: Number(stop.xid),
@@ -235,6 +240,8 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
       tablespaceMap: hasMap,
       walSegments: kept,
     };
+    await writeFileAtomic(resultFile(input.backupDir), JSON.stringify(result), { sync });
+    return result;
   } catch (e) {
     const why = serverTermination(connectionLost(conn)) ?? (repl ? serverTermination(connectionLost(repl)) : undefined) ?? serverTermination(e);
     if (why) {
@@ -295,13 +302,15 @@ export async function dropBackupSlot(input: { connection: PgConnection; backupId
   }
 }
 
-async function readSession(backupDir: string): Promise<SessionStart | null> {
+async function readJson<T>(file: string): Promise<T | null> {
   try {
-    return JSON.parse(await fs.readFile(sessionFile(backupDir), 'utf8')) as SessionStart;
+    return JSON.parse(await fs.readFile(file, 'utf8')) as T;
   } catch {
     return null;
   }
 }
+
+const readSession = (backupDir: string) => readJson<SessionStart>(sessionFile(backupDir));
 
 async function readStopRequest(backupDir: string): Promise<number | null> {
   try {
@@ -331,6 +340,22 @@ export async function currentBackupSession(input: { backupDir: string; minAttemp
     }
     if (Date.now() > deadline) throw new Error('no live backup session (pg_backup_start did not return, or the session was lost and is being opened again)');
     await activitySleep(200);
+  }
+}
+
+/**
+ * After requestBackupStop: resolves `stopped` once the session has stopped (its result is saved,
+ * so the session activity returns it at once, even from a retry), or `lost` when a newer session
+ * is alive instead (the one asked to stop died first). Ends by itself either way, so nothing is
+ * left to cancel when the workflow moves on.
+ */
+export async function awaitSessionEnd(input: { backupDir: string; attempt: number }): Promise<{ stopped: boolean }> {
+  for (;;) {
+    if (await exists(resultFile(input.backupDir))) return { stopped: true };
+    const s = await readSession(input.backupDir);
+    const alive = await readJson<{ attempt: number; at: number }>(aliveFile(input.backupDir));
+    if (s && alive && s.attempt > input.attempt && alive.attempt === s.attempt && Date.now() - alive.at < 5000) return { stopped: false };
+    await activitySleep(100);
   }
 }
 

@@ -2,6 +2,7 @@ export { inspectInstanceServer, type ServerInfo } from './serverInfo';
 export {
   backupSession,
   currentBackupSession,
+  awaitSessionEnd,
   requestBackupStop,
   dropBackupSlot,
   backupSlotName,

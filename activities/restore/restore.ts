@@ -205,14 +205,13 @@ async function restoreFile(backupDir: string, e: FileEntry, target: string, sync
     if (e.isDatafile) {
       if (e.size > 0) {
         const splitter = new PageRecordSplitter(src);
+        const pages = new PageRun(out);
         const got = await readStored(src, async (chunk) => {
-          for (const rec of splitter.push(chunk)) {
-            const page = pageFromRecord(rec, e.compressAlg, src);
-            await out.write(page, 0, BLCKSZ, rec.block * BLCKSZ);
-          }
+          for (const rec of splitter.pushViews(chunk)) await pages.add(rec.block, pageFromRecord(rec, e.compressAlg, src));
           onBytes(chunk.length);
         });
         splitter.end();
+        await pages.flush();
         if (got.crc !== e.crc) throw new Error(`backup file "${src}" is damaged: CRC ${got.crc}, expected ${e.crc}`);
       }
       // Blocks not stored are zeros; the file has the length it had at backup time.
@@ -233,6 +232,28 @@ async function restoreFile(backupDir: string, e: FileEntry, target: string, sync
     await out.close();
   }
   await fs.rename(tmp, target);
+}
+
+/** Collects consecutive blocks and writes them at once: 1 MiB writes, not one per page. */
+class PageRun {
+  private readonly buf = Buffer.allocUnsafe(128 * BLCKSZ);
+  private first = 0;
+  private n = 0;
+
+  constructor(private readonly out: fs.FileHandle) {}
+
+  async add(block: number, page: Buffer): Promise<void> {
+    if (this.n > 0 && (block !== this.first + this.n || this.n * BLCKSZ === this.buf.length)) await this.flush();
+    if (this.n === 0) this.first = block;
+    page.copy(this.buf, this.n * BLCKSZ, 0, BLCKSZ);
+    this.n++;
+  }
+
+  async flush(): Promise<void> {
+    if (this.n === 0) return;
+    await this.out.write(this.buf, 0, this.n * BLCKSZ, this.first * BLCKSZ);
+    this.n = 0;
+  }
 }
 
 function quoteConf(v: string): string {
