@@ -13,6 +13,9 @@
 import { crc32c } from './crc32c';
 
 export const XLOG_PAGE_MAGIC = 0xd110;
+const RM_XLOG_ID = 0;
+const XLR_INFO_MASK = 0x0f;
+const XLOG_SWITCH = 0x40;
 const XLOG_BLCKSZ = 8192;
 const SIZE_OF_RECORD = 24;
 const XLP_LONG_HEADER = 0x0002;
@@ -47,6 +50,8 @@ export interface WalRecord {
   rmid: number;
   info: number;
   blocks: BlockRef[];
+  /** The record's main data (the last payload): commit timestamps, restore point names. */
+  mainData: Uint8Array;
 }
 
 /** Returns the 8 kB WAL page that starts at `pageLsn`, or null when it is not available. */
@@ -86,6 +91,11 @@ function readSpan(src: PageSource, pos: bigint, n: number): { data: Uint8Array; 
 }
 
 export function parseRecordBlocks(rec: Uint8Array): BlockRef[] {
+  return decodeRecordHeaders(rec).blocks;
+}
+
+/** Block references and the length of the main data, which DecodeXLogRecord places last. */
+function decodeRecordHeaders(rec: Uint8Array): { blocks: BlockRef[]; mainLen: number } {
   const dv = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
   const blocks: BlockRef[] = [];
   let p = SIZE_OF_RECORD;
@@ -93,15 +103,18 @@ export function parseRecordBlocks(rec: Uint8Array): BlockRef[] {
   // Headers end where the payloads begin: as in DecodeXLogRecord, stop once the bytes left equal
   // the payload lengths the headers announced.
   let payload = 0;
+  let mainLen = 0;
   while (rec.length - p > payload) {
     const id = rec[p];
     if (id === XLR_BLOCK_ID_DATA_SHORT) {
-      payload += rec[p + 1];
+      mainLen = rec[p + 1];
+      payload += mainLen;
       p += 2;
       continue;
     }
     if (id === XLR_BLOCK_ID_DATA_LONG) {
-      payload += dv.getUint32(p + 1, true);
+      mainLen = dv.getUint32(p + 1, true);
+      payload += mainLen;
       p += 5;
       continue;
     }
@@ -133,14 +146,14 @@ export function parseRecordBlocks(rec: Uint8Array): BlockRef[] {
     blocks.push({ ...last, fork: forkFlags & BKPBLOCK_FORK_MASK, blk: dv.getUint32(p, true), hasImage });
     p += 4;
   }
-  return blocks;
+  return { blocks, mainLen };
 }
 
 /**
  * Yields the records from `start` (a record start, or a page start) until `end` or the end of the
- * available WAL. Each record's CRC is checked: a torn or recycled tail ends the scan, as in recovery.
+ * available WAL, following XLOG_SWITCH records to the next segment (of `segSize` bytes). Each record's CRC is checked: a torn or recycled tail ends the scan, as in recovery.
  */
-export function* readWalRecords(src: PageSource, start: bigint, end: bigint): Generator<WalRecord> {
+export function* readWalRecords(src: PageSource, start: bigint, end: bigint, segSize = 16 * 1024 * 1024): Generator<WalRecord> {
   let pos = start;
   while (pos < end) {
     if (pos % BigInt(XLOG_BLCKSZ) === 0n) {
@@ -157,6 +170,7 @@ export function* readWalRecords(src: PageSource, start: bigint, end: bigint): Ge
     const rec = whole.data;
     const dv = new DataView(rec.buffer);
     if (crc32c(rec.subarray(0, 20), crc32c(rec.subarray(SIZE_OF_RECORD))) !== dv.getUint32(20, true)) return;
+    const { blocks, mainLen } = decodeRecordHeaders(rec);
     yield {
       lsn: pos,
       end: whole.next,
@@ -164,8 +178,10 @@ export function* readWalRecords(src: PageSource, start: bigint, end: bigint): Ge
       xid: dv.getUint32(4, true),
       info: rec[16],
       rmid: rec[17],
-      blocks: parseRecordBlocks(rec),
+      blocks,
+      mainData: rec.subarray(rec.length - mainLen),
     };
-    pos = align8(whole.next);
+    // XLOG_SWITCH ends its segment: the next record starts the next one (the rest is padding).
+    pos = rec[17] === RM_XLOG_ID && (rec[16] & ~XLR_INFO_MASK) === XLOG_SWITCH ? ((whole.next + BigInt(segSize) - 1n) / BigInt(segSize)) * BigInt(segSize) : align8(whole.next);
   }
 }

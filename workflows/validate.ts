@@ -1,10 +1,14 @@
 /**
  * validate as a workflow: each backup's files, pages and WAL are checked by one retriable activity
  * (resumable per backup), and its status becomes OK or CORRUPT. Backups in other states are skipped.
+ * With a recovery target, as pg_probackup's do_restore_or_validate: the backup to check is the
+ * newest OK/DONE one (or -i) whose WAL reaches the target; the WAL is read first (cheap), then
+ * that backup's files are validated.
  */
 import { proxyActivities, setHandler } from '@temporalio/workflow';
 import type * as catalogActivities from '../activities/catalog';
 import type * as restoreActivities from '../activities/restore';
+import type { TargetSpec, TargetVerdict } from '../core/recoveryTargetReport';
 import { progressQuery, type Progress } from './progress';
 
 export interface ValidateRequest {
@@ -14,12 +18,16 @@ export interface ValidateRequest {
   backupId?: string;
   skipBlockValidation: boolean;
   threads: number;
+  /** A recovery target: find the backup whose own WAL reaches it, and validate that backup. */
+  target?: TargetSpec;
 }
 
 export interface ValidateResult {
   valid: string[];
   corrupt: { id: string; errors: string[] }[];
   skipped: string[];
+  /** With a target: what each backup tried (newest first) can do, and the backup that reaches it. */
+  target?: { verdicts: TargetVerdict[]; dest?: string };
 }
 
 const VALIDATABLE = new Set(['OK', 'DONE', 'CORRUPT', 'ORPHAN']);
@@ -46,26 +54,51 @@ export async function validateWorkflow(req: ValidateRequest): Promise<ValidateRe
     return false;
   });
   progress.phase = 'validating';
+  const validateOne = async (b: { id: string }) => {
+    log(`INFO: Validating backup ${b.id}`);
+    const v = await checker.validateBackupForRestore({ backupPath: req.backupPath, instance: req.instance, backupId: b.id, skipBlockValidation: req.skipBlockValidation });
+    const backupDir = `${req.backupPath}/backups/${req.instance}/${b.id}`;
+    if (v.ok) {
+      await catalog.setBackupStatus({ backupDir, status: 'OK' });
+      log(`INFO: Backup ${b.id} data files are valid`);
+      result.valid.push(b.id);
+    } else {
+      await catalog.setBackupStatus({ backupDir, status: 'CORRUPT' });
+      for (const e of v.errors.slice(0, 20)) log(`WARNING: ${e}`);
+      log(`WARNING: Backup ${b.id} data files are corrupted`);
+      result.corrupt.push({ id: b.id, errors: v.errors });
+    }
+    progress.filesDone++;
+  };
+
+  if (req.target) {
+    // Without -i only OK and DONE backups are candidates, as in pg_probackup: a user asking for a
+    // point in time wants a backup that restores, not a re-check of invalid ones.
+    const candidates = req.backupId ? todo : todo.filter((b) => b.status === 'OK' || b.status === 'DONE');
+    for (const b of todo) if (!candidates.includes(b)) log(`WARNING: Skipping backup ${b.id}, because it has non-valid status: ${b.status}`);
+    const verdicts: TargetVerdict[] = [];
+    let dest: string | undefined;
+    for (const b of candidates) {
+      const v = await checker.checkRecoveryTarget({ backupPath: req.backupPath, instance: req.instance, backupId: b.id, target: req.target });
+      verdicts.push(v);
+      if (v.reached) {
+        dest = b.id;
+        break;
+      }
+    }
+    result.target = { verdicts, ...(dest ? { dest } : {}) };
+    // -i: the backup asked for is validated whatever the target; otherwise the one that reaches it.
+    const check = req.backupId ? candidates : candidates.filter((b) => b.id === dest);
+    progress.filesTotal = check.length;
+    for (const b of check) await validateOne(b);
+    progress.phase = 'done';
+    return result;
+  }
+
   progress.filesTotal = todo.length;
   let next = 0;
   const lane = async () => {
-    while (next < todo.length) {
-      const b = todo[next++];
-      log(`INFO: Validating backup ${b.id}`);
-      const v = await checker.validateBackupForRestore({ backupPath: req.backupPath, instance: req.instance, backupId: b.id, skipBlockValidation: req.skipBlockValidation });
-      const backupDir = `${req.backupPath}/backups/${req.instance}/${b.id}`;
-      if (v.ok) {
-        await catalog.setBackupStatus({ backupDir, status: 'OK' });
-        log(`INFO: Backup ${b.id} data files are valid`);
-        result.valid.push(b.id);
-      } else {
-        await catalog.setBackupStatus({ backupDir, status: 'CORRUPT' });
-        for (const e of v.errors.slice(0, 20)) log(`WARNING: ${e}`);
-        log(`WARNING: Backup ${b.id} data files are corrupted`);
-        result.corrupt.push({ id: b.id, errors: v.errors });
-      }
-      progress.filesDone++;
-    }
+    while (next < todo.length) await validateOne(todo[next++]);
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(req.threads, todo.length)) }, lane));
   progress.phase = 'done';

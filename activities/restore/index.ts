@@ -1,2 +1,2 @@
 export { prepareRestore, restoreBatch, finishRestore } from './restore';
-export { validateBackupForRestore } from './validate';
+export { validateBackupForRestore, checkRecoveryTarget } from './validate';

@@ -5,6 +5,7 @@
  * bounded whatever the backup's size.
  */
 import * as fs from 'node:fs/promises';
+import * as fsSync from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { Context } from '@temporalio/activity';
@@ -13,7 +14,10 @@ import { parseBackupControl, type BackupControl } from '../../core/backupControl
 import { catalogPaths } from '../../core/catalogPaths';
 import { crc32c } from '../../core/crc32c';
 import { PageRecordSplitter, type StoredPage } from '../../core/dataFileFormat';
-import { lsnToBigInt, walFileName } from '../../core/lsn';
+import { lsnToBigInt, parseLsn, walFileName } from '../../core/lsn';
+import { RecoveryTargetReplay } from '../../core/recoveryTarget';
+import { toRecoveryTarget, verdictFromOutcome, type TargetSpec, type TargetVerdict } from '../../core/recoveryTargetReport';
+import { readWalRecords, type PageSource } from '../../core/walRecord';
 import { relationBlockNumber, verifyPage } from '../../core/pageChecksum';
 import { parsePgControl, verifyPgControlCrc } from '../../core/pgControl';
 import { pglzDecompress } from '../../core/pglz';
@@ -103,7 +107,7 @@ async function checkFile(backupDir: string, e: FileEntry, control: BackupControl
   try {
     got = await readStored(file, (chunk) => {
       if (!splitter || pageError) return;
-      for (const rec of splitter.push(chunk)) {
+      for (const rec of splitter.pushViews(chunk)) {
         if (!blockValidation) continue;
         const page = pageFromRecord(rec, e.compressAlg, file);
         const v = verifyPage(page, 0, relationBlockNumber(e.segno ?? 0, rec.block), checksums);
@@ -166,4 +170,102 @@ export async function validateBackupForRestore(input: {
 function walSegSizeOf(entries: FileEntry[]): number {
   const seg = entries.find((e) => e.externalDirNum === 0 && /^pg_wal\/[0-9A-F]{24}$/.test(e.path));
   return seg ? seg.size : 0;
+}
+
+/**
+ * Reads a STREAM backup's own pg_wal by page, 1 MiB at a time (segments may be 1 GB): the WAL
+ * recovery of a restored copy would replay when no restore_command supplies more.
+ */
+class BackupWalPages {
+  private readonly fds = new Map<bigint, number | null>();
+  private window: { start: bigint; buf: Buffer; len: number } | null = null;
+  private static readonly WINDOW = 1 << 20;
+
+  constructor(private readonly walDir: string, private readonly tli: number, private readonly segSize: number, private readonly segments: Set<string>) {}
+
+  readonly source: PageSource = (pageLsn) => {
+    const w = this.window;
+    if (!w || pageLsn < w.start || pageLsn + 8192n > w.start + BigInt(w.len)) {
+      if (!this.load(pageLsn)) return null;
+    }
+    const off = Number(pageLsn - this.window!.start);
+    return this.window!.buf.subarray(off, off + 8192);
+  };
+
+  private load(pageLsn: bigint): boolean {
+    const seg = BigInt(this.segSize);
+    const segNo = pageLsn / seg;
+    if (!this.fds.has(segNo)) {
+      const name = walFileName(this.tli, segNo, this.segSize);
+      const f = path.join(this.walDir, name);
+      this.fds.set(segNo, this.segments.has(name) && fsSync.existsSync(f) ? fsSync.openSync(f, 'r') : null);
+    }
+    const fd = this.fds.get(segNo);
+    if (fd === null || fd === undefined) return false;
+    const inSeg = Number(pageLsn % seg);
+    const buf = this.window?.buf ?? Buffer.alloc(BackupWalPages.WINDOW);
+    const len = fsSync.readSync(fd, buf, 0, Math.min(buf.length, this.segSize - inSeg), inSeg);
+    this.window = { start: pageLsn, buf, len };
+    return len >= 8192;
+  }
+
+  close(): void {
+    for (const fd of this.fds.values()) if (fd !== null) fsSync.closeSync(fd);
+    this.fds.clear();
+  }
+}
+
+/** START WAL LOCATION of backup_label: where recovery of the restored copy begins. */
+async function replayStart(backupDir: string, fallback: bigint): Promise<bigint> {
+  const label = await fs.readFile(path.join(catalogPaths.databaseDir(backupDir), 'backup_label'), 'utf8').catch(() => '');
+  const m = /^START WAL LOCATION: ([0-9A-F]+\/[0-9A-F]+)/im.exec(label);
+  return m ? lsnToBigInt(parseLsn(m[1])) : fallback;
+}
+
+/**
+ * Replays, as PostgreSQL's recovery would decide (core/recoveryTarget), the WAL a backup holds from
+ * its start, and says whether recovery to the target stops there, after the backup is consistent.
+ */
+export async function checkRecoveryTarget(input: { backupPath: string; instance: string; backupId: string; target: TargetSpec }): Promise<TargetVerdict> {
+  const backupDir = catalogPaths.backupDir(input.backupPath, input.instance, input.backupId as BackupId);
+  const controlFile = catalogPaths.backupControl(backupDir);
+  const control = parseBackupControl(await fs.readFile(controlFile, 'utf8'), controlFile);
+  const consistentAt = lsnToBigInt(control.stopLsn);
+  const base = {
+    backupId: input.backupId,
+    consistentAt: control.stopLsn,
+    timeline: control.timelineId,
+    recoveryTime: control.recoveryTime ?? null,
+    recoveryXid: control.recoveryXid,
+  };
+  if (input.target.timeline !== undefined && input.target.timeline !== control.timelineId) {
+    return { ...base, reached: false, why: 'timeline', point: null, walEnd: control.stopLsn };
+  }
+  const walDir = path.join(catalogPaths.databaseDir(backupDir), 'pg_wal');
+  // Only the segments backup_content.control lists are restored into pg_wal: those and no others.
+  const entries = await loadBackup(input.backupPath, input.instance, input.backupId).then((l) => l.entries, () => null);
+  const listed = entries
+    ? entries.filter((e) => e.externalDirNum === 0 && /^pg_wal\/[0-9A-F]{24}$/.test(e.path)).map((e) => e.path.slice(7))
+    : (await fs.readdir(walDir).catch(() => [] as string[])).filter((n) => /^[0-9A-F]{24}$/.test(n));
+  const segSize = (entries && walSegSizeOf(entries)) || DEFAULT_XLOG_SEG_SIZE;
+  const pages = new BackupWalPages(walDir, control.timelineId, segSize, new Set(listed));
+  const replay = new RecoveryTargetReplay(toRecoveryTarget(input.target), consistentAt);
+  const ctx = Context.current();
+  let walEnd = lsnToBigInt(control.startLsn);
+  try {
+    let n = 0;
+    for (const rec of readWalRecords(pages.source, await replayStart(backupDir, walEnd), 0xffffffffffffffffn, segSize)) {
+      walEnd = rec.end;
+      const o = replay.push(rec);
+      if (o) return verdictFromOutcome(o, { ...base, walEnd });
+      // The reader is synchronous: let heartbeats out now and then on a long WAL.
+      if (++n % 4096 === 0) {
+        ctx.heartbeat({ lsn: rec.lsn.toString(16) });
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    return verdictFromOutcome(replay.end(), { ...base, walEnd });
+  } finally {
+    pages.close();
+  }
 }

@@ -226,6 +226,8 @@ export const COMMANDS = {
     rules: (o, issue) => {
       recoveryRules(o, issue);
       if (o.backupId !== undefined && o.instance === undefined) issue('option -i/--backup-id needs --instance');
+      const wal = (['recoveryTargetTime', 'recoveryTargetXid', 'recoveryTargetLsn', 'recoveryTargetName'] as const).find((k) => o[k] !== undefined);
+      if (wal && o.instance === undefined) issue(`option --${OPTIONS[wal].long} needs --instance: a recovery target is a point in one instance's WAL`);
     },
   }),
   'archive-push': command({
