@@ -2,5 +2,6 @@
 export * from './backup';
 export * from './restore';
 export * from './validate';
+export * from './delete';
 export * from './ping';
 export * from './testSupport';
