@@ -17,7 +17,7 @@ import {
 } from '@temporalio/common';
 import { describeRunningOperation } from '../../core/workflowIds';
 import { progressQuery, type Progress } from '../../workflows/progress';
-import { createBackupWorker, requireWorkflowBundle } from '../../workers/worker';
+import { createBackupWorker } from '../../workers/worker';
 import { CliError } from '../errors';
 import type { TemporalContext } from './connection';
 import { ProgressView, type TextSink } from './progressView';
@@ -37,6 +37,8 @@ export interface FollowOptions {
   cancelWaitMs?: number;
   /** Signals that cancel the workflow (default SIGINT, SIGTERM). */
   signals?: NodeJS.Signals[];
+  /** The embedded worker runs already (set internally when runWorkflow attaches). */
+  workerRunning?: boolean;
 }
 
 export interface RunWorkflowOptions extends FollowOptions {
@@ -90,9 +92,26 @@ export class InterruptedError extends CliError {
 }
 
 export async function runWorkflow<T>(o: RunWorkflowOptions): Promise<T> {
+  // In embedded mode the worker polls before the workflow starts: a first task that finds no
+  // poller waits in the server's backlog (seconds), one that finds a poller is handed over at once.
+  return withEmbeddedWorker(o, () => startAndFollow<T>(o));
+}
+
+/** Runs `fn` with the CLI's in-process worker up (embedded mode), or just runs it (remote mode). */
+async function withEmbeddedWorker<T>(o: FollowOptions, fn: () => Promise<T>): Promise<T> {
   const { ctx } = o;
-  // Fail before starting: a workflow whose worker cannot start would stay pending.
-  if (ctx.mode === 'embedded') requireWorkflowBundle();
+  if (ctx.mode !== 'embedded' || o.workerRunning) return fn();
+  const worker = await createBackupWorker({
+    nativeConnection: ctx.nativeConnection,
+    namespace: ctx.namespace,
+    taskQueue: ctx.taskQueue,
+    maxConcurrentActivities: o.threads,
+  });
+  return worker.runUntil(fn());
+}
+
+async function startAndFollow<T>(o: RunWorkflowOptions): Promise<T> {
+  const { ctx } = o;
   try {
     const handle = await ctx.client.workflow.start(o.workflowType, {
       taskQueue: ctx.taskQueue,
@@ -123,13 +142,17 @@ export async function runWorkflow<T>(o: RunWorkflowOptions): Promise<T> {
   }
   const attach = typeof o.attachIfRunning === 'function' ? o.attachIfRunning(memo) : o.attachIfRunning;
   if (attach && status === 'RUNNING' && type === o.workflowType && runId) {
-    return attachWorkflow<T>({ ...o, runId });
+    return attachWorkflow<T>({ ...o, runId, workerRunning: true });
   }
   throw new WorkflowConflictError(conflictMessage(ctx, o.workflowId, runId), o.workflowId, runId);
 }
 
 /** Follows a workflow someone else started (an earlier, killed CLI; the Web UI; a schedule). */
 export async function attachWorkflow<T>(o: AttachOptions): Promise<T> {
+  return withEmbeddedWorker(o, () => attachAndFollow<T>(o));
+}
+
+async function attachAndFollow<T>(o: AttachOptions): Promise<T> {
   const handle = o.ctx.client.workflow.getHandle(o.workflowId, o.runId);
   let runId = o.runId;
   if (!runId) {
@@ -220,17 +243,7 @@ async function follow<T>(handle: WorkflowHandle, runId: string | undefined, o: F
 
   let outcome: Outcome<T>;
   try {
-    if (ctx.mode === 'embedded') {
-      const worker = await createBackupWorker({
-        nativeConnection: ctx.nativeConnection,
-        namespace: ctx.namespace,
-        taskQueue: ctx.taskQueue,
-        maxConcurrentActivities: o.threads,
-      });
-      outcome = await worker.runUntil(untilClosed());
-    } else {
-      outcome = await untilClosed();
-    }
+    outcome = await untilClosed();
   } finally {
     polling = false;
     for (const s of signals) process.removeListener(s, onSignal);
