@@ -8,6 +8,9 @@ const MAX_OFFSET = 0x0fff;
 const MAX_MATCH = 273;
 const HASH_SIZE = 8192;
 const MAX_CHAIN = 32;
+/** PGLZ_strategy_always, as pg_probackup compresses pages: match_size_good 128, match_size_drop 6 (%). */
+const GOOD_MATCH = 128;
+const GOOD_DROP_PERCENT = 6;
 
 /**
  * Compresses with PGLZ_strategy_always semantics: returns null when the result would not be
@@ -41,17 +44,25 @@ export function pglzCompress(src: Uint8Array): Uint8Array | null {
     let bestOff = 0;
     if (ip + 2 < n) {
       let cand = head[hash(ip)];
+      let good = GOOD_MATCH;
       for (let chain = 0; cand >= 0 && chain < MAX_CHAIN; chain++, cand = prev[cand]) {
         const off = ip - cand;
         if (off > MAX_OFFSET) break;
-        let len = 0;
         const max = Math.min(MAX_MATCH, n - ip);
+        // A candidate can only do better if it also matches at bestLen: one byte rules most out.
+        if (bestLen > 0 && (bestLen >= max || src[cand + bestLen] !== src[ip + bestLen])) {
+          good -= (good * GOOD_DROP_PERCENT) / 100;
+          continue;
+        }
+        let len = 0;
         while (len < max && src[cand + len] === src[ip + len]) len++;
         if (len > bestLen) {
           bestLen = len;
           bestOff = off;
-          if (len === max) break;
+          if (len >= good) break;
         }
+        // As pglz: each step down the chain asks less of a match to stop there.
+        good -= (good * GOOD_DROP_PERCENT) / 100;
       }
     }
     if (bestLen >= 3) {
