@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 
-export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const up = path.resolve(__dirname, '..', '..');
+/** The repository, whether this file runs from test/helpers (jest) or dist/test/helpers (scripts). */
+export const REPO_ROOT = path.basename(up) === 'dist' ? path.dirname(up) : up;
 export const CLI = path.join(REPO_ROOT, 'bin', 'gs_probackup');
 
 export interface CliResult {
