@@ -54,15 +54,25 @@ export async function validateWorkflow(req: ValidateRequest): Promise<ValidateRe
     return false;
   });
   progress.phase = 'validating';
+  // -j N: N backups at once, or fewer backups each checked by several threads.
+  let threadsPerBackup = 1;
   const validateOne = async (b: { id: string }) => {
     log(`INFO: Validating backup ${b.id}`);
-    const v = await checker.validateBackupForRestore({ backupPath: req.backupPath, instance: req.instance, backupId: b.id, skipBlockValidation: req.skipBlockValidation });
+    const v = await checker.validateBackupForRestore({
+      backupPath: req.backupPath,
+      instance: req.instance,
+      backupId: b.id,
+      skipBlockValidation: req.skipBlockValidation,
+      threads: threadsPerBackup,
+    });
     const backupDir = `${req.backupPath}/backups/${req.instance}/${b.id}`;
     if (v.ok) {
       await catalog.setBackupStatus({ backupDir, status: 'OK' });
       log(`INFO: Backup ${b.id} data files are valid`);
       result.valid.push(b.id);
     } else {
+      // pg_probackup then marks every OK descendant ORPHAN (set_orphan_status); a catalog of FULL
+      // backups has no descendants, so that waits for incremental backups.
       await catalog.setBackupStatus({ backupDir, status: 'CORRUPT' });
       for (const e of v.errors.slice(0, 20)) log(`WARNING: ${e}`);
       log(`WARNING: Backup ${b.id} data files are corrupted`);
@@ -90,17 +100,20 @@ export async function validateWorkflow(req: ValidateRequest): Promise<ValidateRe
     // -i: the backup asked for is validated whatever the target; otherwise the one that reaches it.
     const check = req.backupId ? candidates : candidates.filter((b) => b.id === dest);
     progress.filesTotal = check.length;
+    threadsPerBackup = Math.max(1, req.threads);
     for (const b of check) await validateOne(b);
     progress.phase = 'done';
     return result;
   }
 
   progress.filesTotal = todo.length;
+  const parallel = Math.max(1, Math.min(req.threads, todo.length));
+  threadsPerBackup = Math.max(1, Math.floor(req.threads / parallel));
   let next = 0;
   const lane = async () => {
     while (next < todo.length) await validateOne(todo[next++]);
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(req.threads, todo.length)) }, lane));
+  await Promise.all(Array.from({ length: parallel }, lane));
   progress.phase = 'done';
   return result;
 }

@@ -52,7 +52,8 @@ async function status(): Promise<string> {
 }
 
 async function expectCorrupt(message: RegExp): Promise<void> {
-  const r = await runCli(['validate', '--instance', 'v', '-i', id], env);
+  // -j 2: the backup's files are checked by two worker threads, which must report the damage too.
+  const r = await runCli(['validate', '--instance', 'v', '-i', id, '-j', '2'], env);
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(message);
   expect(r.stderr).toMatch(new RegExp(`ERROR: Backup ${id} is corrupt`));
