@@ -147,6 +147,7 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
       checksumVersion: server.dataChecksums ? 1 : 0,
       skipBlockValidation: req.skipBlockValidation,
       noSync: req.noSync,
+      threads: req.threads,
     };
     await Promise.race([
       runPool(plan.nBatches, Math.max(1, req.threads), async (batchNo) => {

@@ -6,21 +6,17 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import * as zlib from 'node:zlib';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { backupContentCrc, serializeBackupContent, type FileEntry } from '../../core/backupContent';
 import { catalogPaths } from '../../core/catalogPaths';
 import { crc32c } from '../../core/crc32c';
-import { PAGE_HEADER_SIZE, PageHeaderMapBuilder, writePageHeader } from '../../core/dataFileFormat';
-import { pglzCompress } from '../../core/pglz';
-import { pageChecksum, relationBlockNumber, verifyPage } from '../../core/pageChecksum';
 import { parsePgControl } from '../../core/pgControl';
-import { BLCKSZ, type CompressAlg } from '../../core/types';
+import type { CompressAlg } from '../../core/types';
 import { AttemptGuard, removeStaleTempFiles } from '../attemptGuard';
 import { fsyncDir, writeFileAtomic } from '../atomicWrite';
+import { filePool } from '../threads/pool';
+import type { DataFileOptions } from './copyFile';
 import { backupPath, batchHeaderFile, batchResultFile, listBackupFiles, makeCopyPlan, planFile, sourcePath, type CopyPlan, type PlanEntry } from './plan';
-
-const CHUNK_PAGES = 128; // 1 MiB reads
 
 export async function planBackupCopy(input: {
   backupDir: string;
@@ -68,6 +64,8 @@ export interface CopyBatchInput {
   checksumVersion: number;
   skipBlockValidation: boolean;
   noSync: boolean;
+  /** -j: file threads may outnumber the cores when asked. */
+  threads?: number;
 }
 
 export async function readPlan(backupDir: string): Promise<CopyPlan> {
@@ -96,7 +94,11 @@ export async function saveResult(backupDir: string, name: string, result: BatchR
   await writeFileAtomic(batchResultFile(backupDir, name), JSON.stringify(rest), { sync });
 }
 
-/** Copies files into the backup; the entries and page header blobs they get. */
+function pick(o: DataFileOptions): DataFileOptions {
+  return { compressAlg: o.compressAlg, compressLevel: o.compressLevel, checksumVersion: o.checksumVersion, skipBlockValidation: o.skipBlockValidation, noSync: o.noSync };
+}
+
+/** Copies files into the backup (each on a file thread); the entries and page header blobs they get. */
 export async function copyFiles(files: PlanEntry[], input: CopyBatchInput, what: string, guard: AttemptGuard): Promise<BatchResult & { hdr: Buffer }> {
   const ctx = Context.current();
   const result: BatchResult = { files: 0, bytesRead: 0, entries: [], headers: {} };
@@ -106,13 +108,18 @@ export async function copyFiles(files: PlanEntry[], input: CopyBatchInput, what:
     result.bytesRead += n;
     ctx.heartbeat({ what, bytesRead: result.bytesRead });
   };
+  const pool = filePool();
+  pool.allow(input.threads ?? 1);
+  const opts: DataFileOptions = input;
   for (const e of files) {
     const src = sourcePath(e, input.pgdata, input.externalDirs);
     const dst = backupPath(e, input.backupDir);
+    const tmp = dst + guard.tmpSuffix;
     const copied = e.isDatafile
-      ? await copyDataFile(src, dst, e.segno ?? 0, input, guard, onBytes)
-      : await copyPlainFile(src, dst, e.mode, !input.noSync, guard, onBytes);
+      ? await pool.run('copyDataFile', { src, tmp, segno: e.segno ?? 0, opts: pick(opts) }, onBytes, ctx.cancellationSignal)
+      : await pool.run('copyPlainFile', { src, tmp, mode: e.mode, sync: !input.noSync }, onBytes, ctx.cancellationSignal);
     if (!copied) continue; // vanished since listing: a dropped relation
+    if (copied.stored) await guard.commit(tmp, dst);
     result.files++;
     const entry: FileEntry = {
       path: e.path,
@@ -131,197 +138,12 @@ export async function copyFiles(files: PlanEntry[], input: CopyBatchInput, what:
       entry.nHeaders = copied.nHeaders;
       entry.hdrCrc = copied.hdrCrc;
       result.headers[result.entries.length] = [hdrOff, copied.headerBlob.length];
-      hdrChunks.push(copied.headerBlob);
+      hdrChunks.push(Buffer.from(copied.headerBlob.buffer, copied.headerBlob.byteOffset, copied.headerBlob.length));
       hdrOff += copied.headerBlob.length;
     }
     result.entries.push(entry);
   }
   return { ...result, hdr: Buffer.concat(hdrChunks) };
-}
-
-interface Copied {
-  writeSize: number;
-  fullSize: number;
-  crc: number;
-  compressAlg: CompressAlg;
-  nBlocks?: number;
-  nHeaders?: number;
-  hdrCrc?: number;
-  headerBlob?: Buffer;
-}
-
-async function openSource(src: string): Promise<fs.FileHandle | null> {
-  try {
-    return await fs.open(src, 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new Error(`cannot open "${src}": ${(e as Error).message}`);
-  }
-}
-
-/** Non-data files: byte for byte, CRC of the content, the source's mode. */
-async function copyPlainFile(src: string, dst: string, mode: number, sync: boolean, guard: AttemptGuard, onBytes: (n: number) => void): Promise<Copied | null> {
-  const inFh = await openSource(src);
-  if (!inFh) return null;
-  const tmp = dst + guard.tmpSuffix;
-  const outFh = await fs.open(tmp, 'w', 0o600).catch(async (e) => {
-    await inFh.close();
-    throw e;
-  });
-  let crc = 0;
-  let total = 0;
-  try {
-    const buf = Buffer.allocUnsafe(1 << 20);
-    for (;;) {
-      const { bytesRead } = await inFh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) break;
-      const chunk = buf.subarray(0, bytesRead);
-      crc = crc32c(chunk, crc);
-      await outFh.write(chunk);
-      total += bytesRead;
-      onBytes(bytesRead);
-    }
-    await outFh.chmod(mode & 0o7777);
-    if (sync) await outFh.sync();
-  } finally {
-    await inFh.close();
-    await outFh.close();
-  }
-  await guard.commit(tmp, dst);
-  return { writeSize: total, fullSize: total, crc, compressAlg: 'none' };
-}
-
-/**
- * Data files page by page (spec §5.1): every block of a FULL backup is stored with its header;
- * a page is compressed when that makes it smaller. The file is read up to its size at open: blocks
- * added later are in the WAL of the backup.
- */
-async function copyDataFile(src: string, dst: string, segno: number, input: CopyBatchInput, guard: AttemptGuard, onBytes: (n: number) => void): Promise<Copied | null> {
-  const inFh = await openSource(src);
-  if (!inFh) return null;
-  const tmp = dst + guard.tmpSuffix;
-  const outFh = await fs.open(tmp, 'w', 0o600).catch(async (e) => {
-    await inFh.close();
-    throw e;
-  });
-  const compress = pageCompressor(input.compressAlg, input.compressLevel);
-  const verify = !input.skipBlockValidation;
-  const checksums = input.checksumVersion !== 0;
-  const headers = new PageHeaderMapBuilder();
-  let crc = 0;
-  let pos = 0;
-  let nBlocks = 0;
-  // Two buffers each way: the next chunk is read and the previous one written while this one is
-  // checked, so the disk and the CPU work at the same time.
-  const inBufs = [Buffer.allocUnsafe(CHUNK_PAGES * BLCKSZ), Buffer.allocUnsafe(CHUNK_PAGES * BLCKSZ)];
-  const outBufs = [Buffer.allocUnsafe(CHUNK_PAGES * (BLCKSZ + PAGE_HEADER_SIZE)), Buffer.allocUnsafe(CHUNK_PAGES * (BLCKSZ + PAGE_HEADER_SIZE))];
-  let writing: Promise<unknown> = Promise.resolve();
-  let reading: Promise<{ want: number; got: number }> | null = null;
-  try {
-    const size = (await inFh.stat()).size;
-    const totalBlocks = Math.floor(size / BLCKSZ);
-    const readChunk = (k: number, from: number) => {
-      const want = Math.min(CHUNK_PAGES, totalBlocks - from) * BLCKSZ;
-      return inFh.read(inBufs[k % 2], 0, want, from * BLCKSZ).then((r) => ({ want, got: r.bytesRead }));
-    };
-    reading = totalBlocks > 0 ? readChunk(0, 0) : null;
-    for (let k = 0; reading; k++) {
-      const { want, got } = await reading;
-      const pages = Math.floor(got / BLCKSZ);
-      // Fewer bytes than asked: truncated while we read, and the WAL replays the truncation.
-      const last = pages === 0 || got < want || nBlocks + pages >= totalBlocks;
-      reading = last ? null : readChunk(k + 1, nBlocks + pages);
-      if (pages === 0) break;
-      const buf = inBufs[k % 2];
-      const out = outBufs[k % 2];
-      let o = 0;
-      for (let p = 0; p < pages; p++) {
-        const page = buf.subarray(p * BLCKSZ, (p + 1) * BLCKSZ);
-        const block = nBlocks + p;
-        const relBlock = relationBlockNumber(segno, block);
-        const checksum = verify ? await verifyOrReread(inFh, src, page, block, relBlock, checksums) : undefined;
-        headers.addPage(page, 0, block, pos + o, checksum ?? pageChecksum(page, 0, relBlock));
-        let payload: Buffer = page;
-        if (compress) {
-          const z = compress(page);
-          if (z && z.length < BLCKSZ) payload = z;
-        }
-        writePageHeader(out, o, block, payload.length);
-        payload.copy(out, o + PAGE_HEADER_SIZE);
-        o += PAGE_HEADER_SIZE + payload.length;
-      }
-      const chunk = out.subarray(0, o);
-      crc = crc32c(chunk, crc);
-      await writing; // the other output buffer is free again
-      writing = outFh.write(chunk);
-      pos += o;
-      nBlocks += pages;
-      onBytes(pages * BLCKSZ);
-    }
-    await writing;
-    if (!input.noSync) await outFh.sync();
-  } finally {
-    // A failure leaves a read or write in flight: let it end before its file is closed.
-    await Promise.allSettled([writing, reading]);
-    await inFh.close();
-    await outFh.close();
-  }
-  if (nBlocks === 0) {
-    // An empty relation: nothing stored (pg_probackup creates no file either).
-    await fs.rm(tmp, { force: true });
-    return { writeSize: 0, fullSize: 0, crc: 0, compressAlg: input.compressAlg, nBlocks: 0 };
-  }
-  await guard.commit(tmp, dst);
-  const raw = headers.finish(pos);
-  return {
-    writeSize: pos,
-    fullSize: nBlocks * BLCKSZ,
-    crc,
-    compressAlg: input.compressAlg,
-    nBlocks,
-    nHeaders: headers.count,
-    hdrCrc: crc32c(raw),
-    headerBlob: zlib.deflateSync(raw, { level: 1 }),
-  };
-}
-
-/** Pages are compressed one by one (spec §5.2), so validation and restore work page by page. */
-function pageCompressor(alg: CompressAlg, level: number): ((page: Buffer) => Buffer | null) | null {
-  if (alg === 'zlib') return (page) => zlib.deflateSync(page, { level });
-  if (alg === 'pglz') {
-    return (page) => {
-      const c = pglzCompress(page);
-      return c ? Buffer.from(c.buffer, c.byteOffset, c.length) : null;
-    };
-  }
-  return null;
-}
-
-const TORN_READ_RETRIES = 50;
-
-/**
- * A page that fails verification may be one PostgreSQL is writing right now (a torn read): read it
- * again until it verifies; a page that stays bad is corruption and fails the backup. Returns the
- * page's checksum when it was computed.
- */
-export async function verifyOrReread(fh: fs.FileHandle, file: string, page: Buffer, block: number, relBlock: number, checksums: boolean): Promise<number | undefined> {
-  let v = verifyPage(page, 0, relBlock, checksums);
-  for (let attempt = 0; v.verdict === 'bad-header' || v.verdict === 'bad-checksum'; attempt++) {
-    if (attempt === TORN_READ_RETRIES) {
-      const what = v.verdict === 'bad-checksum'
-        ? `page verification failed, calculated checksum ${v.expected} but expected ${v.found}`
-        : 'page header is invalid';
-      throw ApplicationFailure.nonRetryable(
-        `Corruption detected in file "${file}", block ${block}: ${what}. Check the cluster with pg_checksums or pg_amcheck; --skip-block-validation takes the backup anyway`,
-        'CorruptPage',
-      );
-    }
-    await new Promise((r) => setTimeout(r, 10));
-    const { bytesRead } = await fh.read(page, 0, BLCKSZ, block * BLCKSZ);
-    if (bytesRead < BLCKSZ) return undefined; // truncated meanwhile: the WAL replays the truncation
-    v = verifyPage(page, 0, relBlock, checksums);
-  }
-  return v.expected;
 }
 
 /** global/pg_control goes last, raw; its entry's crc is the one stored inside it (spec §4). */

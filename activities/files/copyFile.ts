@@ -1,0 +1,216 @@
+/**
+ * One file into the backup, run on a file thread (activities/threads): read, check every page,
+ * compress, write to the temp name it is given. Putting the file in place is the activity's
+ * decision (AttemptGuard), not the thread's.
+ */
+import * as fs from 'node:fs/promises';
+import * as zlib from 'node:zlib';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { crc32c } from '../../core/crc32c';
+import { PAGE_HEADER_SIZE, PageHeaderMapBuilder, writePageHeader } from '../../core/dataFileFormat';
+import { pglzCompress } from '../../core/pglz';
+import { pageChecksum, relationBlockNumber, verifyPage } from '../../core/pageChecksum';
+import { BLCKSZ, type CompressAlg } from '../../core/types';
+import type { JobContext } from '../threads/jobs';
+
+const CHUNK_PAGES = 128; // 1 MiB reads
+
+export interface Copied {
+  writeSize: number;
+  fullSize: number;
+  crc: number;
+  compressAlg: CompressAlg;
+  /** False when nothing was stored (an empty relation): there is no temp file to put in place. */
+  stored: boolean;
+  nBlocks?: number;
+  nHeaders?: number;
+  hdrCrc?: number;
+  /** A Uint8Array once it crossed from the thread. */
+  headerBlob?: Uint8Array;
+}
+
+export interface DataFileOptions {
+  compressAlg: CompressAlg;
+  compressLevel: number;
+  checksumVersion: number;
+  skipBlockValidation: boolean;
+  noSync: boolean;
+}
+
+async function openSource(src: string): Promise<fs.FileHandle | null> {
+  try {
+    return await fs.open(src, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new Error(`cannot open "${src}": ${(e as Error).message}`);
+  }
+}
+
+function checkCancelled(ctx: JobContext): void {
+  if (ctx.cancelled()) throw new CancelledFailure('cancelled');
+}
+
+/** Non-data files: byte for byte, CRC of the content, the source's mode. Null: vanished since listing. */
+export async function copyPlainFile(a: { src: string; tmp: string; mode: number; sync: boolean }, ctx: JobContext): Promise<Copied | null> {
+  const inFh = await openSource(a.src);
+  if (!inFh) return null;
+  const outFh = await fs.open(a.tmp, 'w', 0o600).catch(async (e) => {
+    await inFh.close();
+    throw e;
+  });
+  let crc = 0;
+  let total = 0;
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      checkCancelled(ctx);
+      const { bytesRead } = await inFh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      const chunk = buf.subarray(0, bytesRead);
+      crc = crc32c(chunk, crc);
+      await outFh.write(chunk);
+      total += bytesRead;
+      ctx.progress(bytesRead);
+    }
+    await outFh.chmod(a.mode & 0o7777);
+    if (a.sync) await outFh.sync();
+  } finally {
+    await inFh.close();
+    await outFh.close();
+  }
+  return { writeSize: total, fullSize: total, crc, compressAlg: 'none', stored: true };
+}
+
+/**
+ * Data files page by page (spec §5.1): every block of a FULL backup is stored with its header;
+ * a page is compressed when that makes it smaller. The file is read up to its size at open: blocks
+ * added later are in the WAL of the backup.
+ */
+export async function copyDataFile(a: { src: string; tmp: string; segno: number; opts: DataFileOptions }, ctx: JobContext): Promise<Copied | null> {
+  const { src, tmp, segno, opts } = a;
+  const inFh = await openSource(src);
+  if (!inFh) return null;
+  const outFh = await fs.open(tmp, 'w', 0o600).catch(async (e) => {
+    await inFh.close();
+    throw e;
+  });
+  const compress = pageCompressor(opts.compressAlg, opts.compressLevel);
+  const verify = !opts.skipBlockValidation;
+  const checksums = opts.checksumVersion !== 0;
+  const headers = new PageHeaderMapBuilder();
+  let crc = 0;
+  let pos = 0;
+  let nBlocks = 0;
+  // Two buffers each way: the next chunk is read and the previous one written while this one is
+  // checked, so the disk and the CPU work at the same time.
+  const inBufs = [Buffer.allocUnsafe(CHUNK_PAGES * BLCKSZ), Buffer.allocUnsafe(CHUNK_PAGES * BLCKSZ)];
+  const outBufs = [Buffer.allocUnsafe(CHUNK_PAGES * (BLCKSZ + PAGE_HEADER_SIZE)), Buffer.allocUnsafe(CHUNK_PAGES * (BLCKSZ + PAGE_HEADER_SIZE))];
+  let writing: Promise<unknown> = Promise.resolve();
+  let reading: Promise<{ want: number; got: number }> | null = null;
+  try {
+    const size = (await inFh.stat()).size;
+    const totalBlocks = Math.floor(size / BLCKSZ);
+    const readChunk = (k: number, from: number) => {
+      const want = Math.min(CHUNK_PAGES, totalBlocks - from) * BLCKSZ;
+      return inFh.read(inBufs[k % 2], 0, want, from * BLCKSZ).then((r) => ({ want, got: r.bytesRead }));
+    };
+    reading = totalBlocks > 0 ? readChunk(0, 0) : null;
+    for (let k = 0; reading; k++) {
+      checkCancelled(ctx);
+      const { want, got } = await reading;
+      const pages = Math.floor(got / BLCKSZ);
+      // Fewer bytes than asked: truncated while we read, and the WAL replays the truncation.
+      const last = pages === 0 || got < want || nBlocks + pages >= totalBlocks;
+      reading = last ? null : readChunk(k + 1, nBlocks + pages);
+      if (pages === 0) break;
+      const buf = inBufs[k % 2];
+      const out = outBufs[k % 2];
+      let o = 0;
+      for (let p = 0; p < pages; p++) {
+        const page = buf.subarray(p * BLCKSZ, (p + 1) * BLCKSZ);
+        const block = nBlocks + p;
+        const relBlock = relationBlockNumber(segno, block);
+        const checksum = verify ? await verifyOrReread(inFh, src, page, block, relBlock, checksums) : undefined;
+        headers.addPage(page, 0, block, pos + o, checksum ?? pageChecksum(page, 0, relBlock));
+        let payload: Buffer = page;
+        if (compress) {
+          const z = compress(page);
+          if (z && z.length < BLCKSZ) payload = z;
+        }
+        writePageHeader(out, o, block, payload.length);
+        payload.copy(out, o + PAGE_HEADER_SIZE);
+        o += PAGE_HEADER_SIZE + payload.length;
+      }
+      const chunk = out.subarray(0, o);
+      crc = crc32c(chunk, crc);
+      await writing; // the other output buffer is free again
+      writing = outFh.write(chunk);
+      pos += o;
+      nBlocks += pages;
+      ctx.progress(pages * BLCKSZ);
+    }
+    await writing;
+    if (!opts.noSync) await outFh.sync();
+  } finally {
+    // A failure leaves a read or write in flight: let it end before its file is closed.
+    await Promise.allSettled([writing, reading]);
+    await inFh.close();
+    await outFh.close();
+  }
+  if (nBlocks === 0) {
+    // An empty relation: nothing stored (pg_probackup creates no file either).
+    await fs.rm(tmp, { force: true });
+    return { writeSize: 0, fullSize: 0, crc: 0, compressAlg: opts.compressAlg, stored: false, nBlocks: 0 };
+  }
+  const raw = headers.finish(pos);
+  return {
+    writeSize: pos,
+    fullSize: nBlocks * BLCKSZ,
+    crc,
+    compressAlg: opts.compressAlg,
+    stored: true,
+    nBlocks,
+    nHeaders: headers.count,
+    hdrCrc: crc32c(raw),
+    headerBlob: zlib.deflateSync(raw, { level: 1 }),
+  };
+}
+
+/** Pages are compressed one by one (spec §5.2), so validation and restore work page by page. */
+function pageCompressor(alg: CompressAlg, level: number): ((page: Buffer) => Buffer | null) | null {
+  if (alg === 'zlib') return (page) => zlib.deflateSync(page, { level });
+  if (alg === 'pglz') {
+    return (page) => {
+      const c = pglzCompress(page);
+      return c ? Buffer.from(c.buffer, c.byteOffset, c.length) : null;
+    };
+  }
+  return null;
+}
+
+const TORN_READ_RETRIES = 50;
+
+/**
+ * A page that fails verification may be one PostgreSQL is writing right now (a torn read): read it
+ * again until it verifies; a page that stays bad is corruption and fails the backup. Returns the
+ * page's checksum when it was computed.
+ */
+export async function verifyOrReread(fh: fs.FileHandle, file: string, page: Buffer, block: number, relBlock: number, checksums: boolean): Promise<number | undefined> {
+  let v = verifyPage(page, 0, relBlock, checksums);
+  for (let attempt = 0; v.verdict === 'bad-header' || v.verdict === 'bad-checksum'; attempt++) {
+    if (attempt === TORN_READ_RETRIES) {
+      const what = v.verdict === 'bad-checksum'
+        ? `page verification failed, calculated checksum ${v.expected} but expected ${v.found}`
+        : 'page header is invalid';
+      throw ApplicationFailure.nonRetryable(
+        `Corruption detected in file "${file}", block ${block}: ${what}. Check the cluster with pg_checksums or pg_amcheck; --skip-block-validation takes the backup anyway`,
+        'CorruptPage',
+      );
+    }
+    await new Promise((r) => setTimeout(r, 10));
+    const { bytesRead } = await fh.read(page, 0, BLCKSZ, block * BLCKSZ);
+    if (bytesRead < BLCKSZ) return undefined; // truncated meanwhile: the WAL replays the truncation
+    v = verifyPage(page, 0, relBlock, checksums);
+  }
+  return v.expected;
+}

@@ -1,0 +1,144 @@
+/**
+ * The CPU work of a file (page checks, checksums, compression, decompression) on worker threads.
+ * A Node process has one JavaScript thread: -j lanes of async I/O on it still share one core, and
+ * a backup is CPU-bound long before the disk is. A file is the unit of work: a thread reads,
+ * checks and writes it, posting byte counts the activity turns into heartbeats; the activity keeps
+ * every decision that must be made once (claims, renames into place, results).
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import type { FileJobs } from './jobs';
+
+export type JobName = keyof FileJobs;
+type JobArgs<K extends JobName> = Parameters<FileJobs[K]>[0];
+type JobResult<K extends JobName> = Awaited<ReturnType<FileJobs[K]>>;
+
+/** What a thread posts back. */
+export type ThreadReply =
+  | { id: number; progress: number }
+  | { id: number; result: unknown }
+  | { id: number; error: { message: string; type?: string; nonRetryable?: boolean; code?: string } };
+
+interface Running {
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+  onProgress?: (bytes: number) => void;
+  settled: boolean;
+}
+
+class FilePool {
+  private readonly idle: Worker[] = [];
+  private readonly busy = new Map<Worker, number>();
+  private readonly waiting: Array<(w: Worker) => void> = [];
+  private readonly running = new Map<number, Running>();
+  private nextId = 1;
+  private size = Math.max(2, os.availableParallelism());
+
+  /** At least `n` threads may run at once (-j above the number of cores). */
+  allow(n: number): void {
+    this.size = Math.max(this.size, n);
+  }
+
+  async run<K extends JobName>(job: K, args: JobArgs<K>, onProgress?: (bytes: number) => void, signal?: AbortSignal): Promise<JobResult<K>> {
+    const worker = await this.acquire();
+    const id = this.nextId++;
+    this.busy.set(worker, id);
+    worker.ref(); // a job in flight keeps the process alive; an idle thread does not
+    return new Promise<JobResult<K>>((resolve, reject) => {
+      const onAbort = () => {
+        // The thread stops at its next chunk; until it says so it stays busy.
+        worker.postMessage({ cancel: id });
+        if (!r.settled) {
+          r.settled = true;
+          reject(new CancelledFailure('cancelled'));
+        }
+      };
+      const done = () => signal?.removeEventListener('abort', onAbort);
+      const r: Running = {
+        resolve: (v) => (done(), resolve(v as JobResult<K>)),
+        reject: (e) => (done(), reject(e)),
+        onProgress,
+        settled: false,
+      };
+      this.running.set(id, r);
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+      worker.postMessage({ id, job, args });
+    });
+  }
+
+  private acquire(): Promise<Worker> {
+    const w = this.idle.pop();
+    if (w) return Promise.resolve(w);
+    if (this.idle.length + this.busy.size < this.size) return Promise.resolve(this.spawn());
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(w: Worker): void {
+    this.busy.delete(w);
+    const next = this.waiting.shift();
+    if (next) next(w);
+    else {
+      w.unref();
+      this.idle.push(w);
+    }
+  }
+
+  private spawn(): Worker {
+    const w = new Worker(path.join(__dirname, 'thread.js'));
+    w.on('message', (m: ThreadReply) => this.onReply(w, m));
+    w.on('error', (e) => this.onDeath(w, e));
+    w.on('exit', (code) => this.onDeath(w, new Error(`file thread exited with code ${code}`)));
+    // Idle threads must not keep a finished CLI alive (after the listeners: adding one refs again).
+    w.unref();
+    return w;
+  }
+
+  private onReply(w: Worker, m: ThreadReply): void {
+    const r = this.running.get(m.id);
+    if (!r) return;
+    if ('progress' in m) {
+      if (!r.settled) r.onProgress?.(m.progress);
+      return;
+    }
+    this.running.delete(m.id);
+    this.release(w);
+    if (r.settled) return;
+    r.settled = true;
+    if ('result' in m) r.resolve(m.result);
+    else r.reject(rebuildError(m.error));
+  }
+
+  private onDeath(w: Worker, e: Error): void {
+    const i = this.idle.indexOf(w);
+    if (i >= 0) this.idle.splice(i, 1);
+    const id = this.busy.get(w);
+    this.busy.delete(w);
+    if (id === undefined) return;
+    const r = this.running.get(id);
+    this.running.delete(id);
+    if (r && !r.settled) {
+      r.settled = true;
+      r.reject(e);
+    }
+    const next = this.waiting.shift();
+    if (next) next(this.spawn());
+  }
+}
+
+/** Errors cross threads as plain data: give back the type Temporal's retry policy looks at. */
+function rebuildError(e: { message: string; type?: string; nonRetryable?: boolean; code?: string }): Error {
+  if (e.type) return ApplicationFailure.create({ message: e.message, type: e.type, nonRetryable: e.nonRetryable ?? false });
+  const err = new Error(e.message) as NodeJS.ErrnoException;
+  if (e.code) err.code = e.code;
+  return err;
+}
+
+let pool: FilePool | undefined;
+
+/** The process's file threads, started on first use. */
+export function filePool(): FilePool {
+  return (pool ??= new FilePool());
+}
