@@ -35,8 +35,9 @@ function activityOptions(req: BackupRequest) {
     'ConfigurationError', 'ServerMismatch', 'NotSupported',
   ];
   return {
+    // Catalog writes and single queries: a worker that dies in one is replaced within this.
     short: {
-      startToCloseTimeout: '2 minutes',
+      startToCloseTimeout: '45 seconds',
       retry: { maximumAttempts: 10, nonRetryableErrorTypes },
     },
     long: {
@@ -55,7 +56,13 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
     ...opts.long,
     // Waiting for the WAL of the stop LSN is bounded by --archive-timeout inside the activity.
   });
-  const filesShort = proxyActivities<typeof fileActivities>({ ...opts.short, startToCloseTimeout: `${HOUR} seconds` });
+  // Listing and assembling the file list: seconds, or minutes with 100k files; they heartbeat
+  // (not while one directory is listed: at least a minute for that).
+  const filesShort = proxyActivities<typeof fileActivities>({
+    ...opts.short,
+    startToCloseTimeout: `${HOUR} seconds`,
+    heartbeatTimeout: `${Math.max(60, req.rwTimeoutSec)} seconds`,
+  });
   const filesLong = proxyActivities<typeof fileActivities>(opts.long);
   const validator = proxyActivities<typeof restoreActivities>(opts.long);
 

@@ -31,8 +31,10 @@ export async function planBackupCopy(input: {
     throw ApplicationFailure.nonRetryable(`PGDATA "${input.pgdata}" is almost empty: is it the data directory of the instance?`, 'BadPgdata');
   }
   const plan = makeCopyPlan(entries);
+  const beat = heartbeater();
   for (const e of entries) {
     if (e.isDir) await fs.mkdir(backupPath(e, input.backupDir), { recursive: true, mode: 0o700 });
+    beat();
   }
   await fs.mkdir(path.join(catalogPaths.stateDir(input.backupDir), 'batches'), { recursive: true, mode: 0o700 });
   await writeFileAtomic(planFile(input.backupDir), JSON.stringify(plan));
@@ -202,8 +204,10 @@ export async function assembleBackupContent(input: { backupDir: string; extraFil
   const mapTmp = `${catalogPaths.pageHeaderMap(input.backupDir)}.tmp`;
   const mapFh = await fs.open(mapTmp, 'w', 0o600);
   let mapOff = 0;
+  const beat = heartbeater();
   try {
     for (const name of names) {
+      beat();
       const r = JSON.parse(await fs.readFile(batchResultFile(input.backupDir, name), 'utf8')) as BatchResult & { listing?: PlanEntry[] };
       if (r.listing) listing = r.listing;
       const hdr = await fs.readFile(batchHeaderFile(input.backupDir, name));
@@ -273,5 +277,21 @@ async function fsyncAll(backupDir: string, plan: CopyPlan): Promise<void> {
     const p = backupPath(e, backupDir);
     dirs.add(e.isDir ? p : path.dirname(p));
   }
-  for (const d of dirs) await fsyncDir(d).catch(() => undefined);
+  const beat = heartbeater();
+  for (const d of dirs) {
+    await fsyncDir(d).catch(() => undefined);
+    beat();
+  }
+}
+
+/**
+ * Heartbeats for the catalog steps of a backup, which are short on a small cluster and long on one
+ * with 100k files: a worker that dies in one is noticed after the heartbeat timeout, not an hour.
+ */
+function heartbeater(): () => void {
+  const ctx = Context.current();
+  let n = 0;
+  return () => {
+    if (++n % 256 === 0) ctx.heartbeat();
+  };
 }

@@ -31,7 +31,8 @@ import { lsnToBigInt, walFileName, type Lsn } from '../../core/lsn';
 import { readWalRecords, type PageSource } from '../../core/walRecord';
 import { BLCKSZ, RELSEG_SIZE } from '../../core/types';
 import { activitySleep } from '../cancellableSleep';
-import { copyFiles, readPlan, saveResult, verifyOrReread, type BatchResult, type CopyBatchInput } from './copy';
+import { copyFiles, readPlan, saveResult, type BatchResult, type CopyBatchInput } from './copy';
+import { verifyOrReread } from './copyFile';
 import { backupPath, batchHeaderFile, batchResultFile, listBackupFiles, sourcePath, type PlanEntry } from './plan';
 
 const GLOBALTABLESPACE_OID = 1664;
@@ -160,7 +161,7 @@ export async function recopyAfterSessionLoss(input: RecopyInput): Promise<Recopy
   }
 
   // Blocks changed between the first start and the new one, by relation segment file.
-  const walBased = input.walContinuousSince !== null && lsnToBigInt(input.walContinuousSince) <= lsnToBigInt(input.firstStartLsn);
+  let walBased = input.walContinuousSince !== null && lsnToBigInt(input.walContinuousSince) <= lsnToBigInt(input.firstStartLsn);
   const changed = new Map<string, Set<number>>();
   let changedBlocks = 0;
   if (walBased) {
@@ -172,7 +173,9 @@ export async function recopyAfterSessionLoss(input: RecopyInput): Promise<Recopy
     }
     const walDir = path.join(catalogPaths.databaseDir(input.backupDir), 'pg_wal');
     let n = 0;
-    for (const rec of readWalRecords(backupWalSource(walDir, input.timeline, input.walSegmentSize), lsnToBigInt(input.firstStartLsn), lsnToBigInt(input.newStartLsn))) {
+    let scannedTo = lsnToBigInt(input.firstStartLsn);
+    for (const rec of readWalRecords(backupWalSource(walDir, input.timeline, input.walSegmentSize), lsnToBigInt(input.firstStartLsn), lsnToBigInt(input.newStartLsn), input.walSegmentSize)) {
+      scannedTo = rec.end;
       for (const b of rec.blocks) {
         if (b.fork !== 0) continue;
         const p = relationSegmentPath(b.spc, b.db, b.rel, Math.floor(b.blk / RELSEG_SIZE), tablespaceDirs);
@@ -188,6 +191,13 @@ export async function recopyAfterSessionLoss(input: RecopyInput): Promise<Recopy
         }
       }
       if (++n % 10000 === 0) ctx.heartbeat({ phase: 'reading WAL', records: n });
+    }
+    // The reader stops quietly at whatever it cannot read (a missing or short segment, a bad CRC).
+    // A scan that ended early proves nothing about the pages after it: copy everything again.
+    if (scannedTo < lsnToBigInt(input.newStartLsn)) {
+      walBased = false;
+      changed.clear();
+      changedBlocks = 0;
     }
   }
 
