@@ -248,6 +248,7 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
         instance: req.instance,
         backupId,
         skipBlockValidation: req.skipBlockValidation,
+        threads: req.threads,
       });
       control.status = v.ok ? 'OK' : 'CORRUPT';
       await catalog.writeBackupControl({ backupDir, control, noSync: req.noSync });

@@ -31,7 +31,7 @@ export async function restoreWorkflow(req: RestoreRequest): Promise<RestoreResul
   if (!req.noValidate) {
     progress.phase = 'validating';
     log(`INFO: Validating backup ${id}`);
-    const v = await long.validateBackupForRestore({ backupPath: req.backupPath, instance: req.instance, backupId: id, skipBlockValidation: req.skipBlockValidation });
+    const v = await long.validateBackupForRestore({ backupPath: req.backupPath, instance: req.instance, backupId: id, skipBlockValidation: req.skipBlockValidation, threads: req.threads });
     if (!v.ok) {
       for (const e of v.errors.slice(0, 20)) log(`WARNING: ${e}`);
       throw ApplicationFailure.nonRetryable(`Backup ${id} is corrupt: ${v.errors[0]}${v.errors.length > 1 ? ` (and ${v.errors.length - 1} more problems)` : ''}`, 'BackupCorrupt');
@@ -48,7 +48,7 @@ export async function restoreWorkflow(req: RestoreRequest): Promise<RestoreResul
   const lane = async () => {
     while (next < plan.nBatches) {
       const batchNo = next++;
-      const r = await long.restoreBatch({ pgdata: req.pgdata, batchNo, noSync: req.noSync });
+      const r = await long.restoreBatch({ pgdata: req.pgdata, batchNo, noSync: req.noSync, threads: req.threads });
       progress.filesDone += r.files;
       progress.bytesDone += r.bytes;
     }

@@ -12,14 +12,14 @@ import type { FileEntry } from '../../core/backupContent';
 import { parseBackupControl } from '../../core/backupControl';
 import { catalogPaths } from '../../core/catalogPaths';
 import { planBatches } from '../../core/batchPlan';
-import { PageRecordSplitter } from '../../core/dataFileFormat';
 import { parsePgControl } from '../../core/pgControl';
 import { parseTablespaceMap, planRestoreLayout, RestorePlanError, type RestoreLayout } from '../../core/restorePlan';
 import type { RestoreRequest } from '../../core/requests';
 import { BLCKSZ } from '../../core/types';
 import { removeStaleTempFiles } from '../attemptGuard';
 import { fsyncDir, writeFileAtomic } from '../atomicWrite';
-import { loadBackup, pageFromRecord, readStored, storedPath } from './validate';
+import { filePool } from '../threads/pool';
+import { loadBackup } from './validate';
 
 const STATE_DIR = '.gs_probackup_restore';
 const planPath = (pgdata: string) => path.join(pgdata, STATE_DIR, 'plan.json');
@@ -175,8 +175,10 @@ function summary(p: SavedPlan) {
   };
 }
 
-export async function restoreBatch(input: { pgdata: string; batchNo: number; noSync: boolean }): Promise<{ files: number; bytes: number }> {
+export async function restoreBatch(input: { pgdata: string; batchNo: number; noSync: boolean; threads?: number }): Promise<{ files: number; bytes: number }> {
   const ctx = Context.current();
+  const pool = filePool();
+  pool.allow(input.threads ?? 1);
   const plan = JSON.parse(await fs.readFile(planPath(input.pgdata), 'utf8')) as SavedPlan;
   let bytes = 0;
   let files = 0;
@@ -186,74 +188,15 @@ export async function restoreBatch(input: { pgdata: string; batchNo: number; noS
     // Restored content is the backup's, the same for every attempt: no claim needed, but a
     // cancelled (superseded) attempt stops.
     if (ctx.cancellationSignal.aborted) throw new CancelledFailure(`attempt ${ctx.info.attempt} was cancelled`);
-    await restoreFile(plan.backupDir, e, target, !input.noSync, (k) => {
+    // A temp name per attempt: a stale attempt of a frozen worker may still be writing its own.
+    const tmp = `${target}.gs_restore_tmp${ctx.info.attempt}`;
+    await pool.run('restoreFile', { backupDir: plan.backupDir, entry: e, target, tmp, sync: !input.noSync }, (k) => {
       bytes += k;
       ctx.heartbeat({ batch: input.batchNo, bytes });
-    });
+    }, ctx.cancellationSignal);
     files++;
   }
   return { files, bytes };
-}
-
-/** One file into place: temp name, content, mode, fsync, rename. */
-async function restoreFile(backupDir: string, e: FileEntry, target: string, sync: boolean, onBytes: (n: number) => void): Promise<void> {
-  // A temp name per attempt: a stale attempt of a frozen worker may still be writing its own.
-  const tmp = `${target}.gs_restore_tmp${Context.current().info.attempt}`;
-  const src = storedPath(backupDir, e);
-  const out = await fs.open(tmp, 'w', 0o600);
-  try {
-    if (e.isDatafile) {
-      if (e.size > 0) {
-        const splitter = new PageRecordSplitter(src);
-        const pages = new PageRun(out);
-        const got = await readStored(src, async (chunk) => {
-          for (const rec of splitter.pushViews(chunk)) await pages.add(rec.block, pageFromRecord(rec, e.compressAlg, src));
-          onBytes(chunk.length);
-        });
-        splitter.end();
-        await pages.flush();
-        if (got.crc !== e.crc) throw new Error(`backup file "${src}" is damaged: CRC ${got.crc}, expected ${e.crc}`);
-      }
-      // Blocks not stored are zeros; the file has the length it had at backup time.
-      await out.truncate((e.nBlocks ?? 0) * BLCKSZ);
-    } else if (e.size > 0) {
-      const got = await readStored(src, async (chunk) => {
-        await out.write(chunk);
-        onBytes(chunk.length);
-      });
-      const isPgControl = e.path === 'global/pg_control' && e.externalDirNum === 0;
-      if (!isPgControl && (got.crc !== e.crc || got.size !== e.size)) {
-        throw new Error(`backup file "${src}" is damaged: ${got.size} bytes with CRC ${got.crc}, expected ${e.size} bytes with CRC ${e.crc}`);
-      }
-    }
-    await out.chmod(e.mode & 0o7777);
-    if (sync) await out.sync();
-  } finally {
-    await out.close();
-  }
-  await fs.rename(tmp, target);
-}
-
-/** Collects consecutive blocks and writes them at once: 1 MiB writes, not one per page. */
-class PageRun {
-  private readonly buf = Buffer.allocUnsafe(128 * BLCKSZ);
-  private first = 0;
-  private n = 0;
-
-  constructor(private readonly out: fs.FileHandle) {}
-
-  async add(block: number, page: Buffer): Promise<void> {
-    if (this.n > 0 && (block !== this.first + this.n || this.n * BLCKSZ === this.buf.length)) await this.flush();
-    if (this.n === 0) this.first = block;
-    page.copy(this.buf, this.n * BLCKSZ, 0, BLCKSZ);
-    this.n++;
-  }
-
-  async flush(): Promise<void> {
-    if (this.n === 0) return;
-    await this.out.write(this.buf, 0, this.n * BLCKSZ, this.first * BLCKSZ);
-    this.n = 0;
-  }
 }
 
 function quoteConf(v: string): string {

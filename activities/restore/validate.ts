@@ -23,6 +23,7 @@ import { parsePgControl, verifyPgControlCrc } from '../../core/pgControl';
 import { pglzDecompress } from '../../core/pglz';
 import { BLCKSZ, DEFAULT_XLOG_SEG_SIZE, type CompressAlg } from '../../core/types';
 import type { BackupId } from '../../core/backupId';
+import { filePool } from '../threads/pool';
 
 export interface LoadedBackup {
   backupDir: string;
@@ -82,7 +83,8 @@ export async function readStored(file: string, onChunk: (chunk: Buffer) => void 
   return { size, crc };
 }
 
-async function checkFile(backupDir: string, e: FileEntry, control: BackupControl, blockValidation: boolean): Promise<string | null> {
+/** One file of a backup against its entry: null when it is sound, else the problem. Runs on a file thread. */
+export async function checkFile(backupDir: string, e: FileEntry, control: BackupControl, blockValidation: boolean, onBytes?: (n: number) => void): Promise<string | null> {
   const file = storedPath(backupDir, e);
   if (e.path === 'global/pg_control' && e.externalDirNum === 0) {
     let buf: Buffer;
@@ -106,6 +108,7 @@ async function checkFile(backupDir: string, e: FileEntry, control: BackupControl
   let got: { size: number; crc: number };
   try {
     got = await readStored(file, (chunk) => {
+      onBytes?.(chunk.length);
       if (!splitter || pageError) return;
       for (const rec of splitter.pushViews(chunk)) {
         if (!blockValidation) continue;
@@ -131,69 +134,27 @@ async function checkFile(backupDir: string, e: FileEntry, control: BackupControl
 /** Errors stop being collected past this many: a damaged backup is reported, not catalogued. */
 const MAX_ERRORS = 100;
 
-/** Checks `entries` in order; each problem with the entry's index. Also run inside worker threads. */
-export async function checkFiles(
-  backupDir: string,
-  control: BackupControl,
-  entries: { index: number; entry: FileEntry }[],
-  blockValidation: boolean,
-  onChecked: () => void,
-): Promise<{ index: number; error: string }[]> {
-  const errors: { index: number; error: string }[] = [];
-  for (const { index, entry } of entries) {
-    const err = await checkFile(backupDir, entry, control, blockValidation);
-    if (err) errors.push({ index, error: err });
-    if (errors.length >= MAX_ERRORS) break;
-    onChecked();
-  }
-  return errors;
-}
-
-/** Splits files into `n` lanes of about equal bytes (largest first to the lightest lane). */
-function lanes<T extends { entry: FileEntry }>(items: T[], n: number): T[][] {
-  const out = Array.from({ length: n }, () => ({ bytes: 0, items: [] as T[] }));
-  for (const it of [...items].sort((a, b) => b.entry.size - a.entry.size)) {
-    const lane = out.reduce((a, b) => (b.bytes < a.bytes ? b : a));
-    lane.items.push(it);
-    lane.bytes += Math.max(it.entry.size, 0) + 4096;
-  }
-  return out.map((l) => l.items).filter((l) => l.length > 0);
-}
-
 /**
- * Page checks, CRCs and decompression are CPU work on one JS thread: with -j N the files are
- * split into N lanes, each checked by a worker thread (validateWorker.js beside this file; when it
- * is absent, as under ts-jest, the lanes run in this thread).
+ * Page checks, CRCs and decompression are CPU work: the files go to the process's file threads
+ * (activities/threads), `threads` at a time, largest first so that the lanes end together.
  */
-async function checkInLanes(backupDir: string, control: BackupControl, items: { index: number; entry: FileEntry }[], blockValidation: boolean, threads: number, onChecked: () => void): Promise<{ index: number; error: string }[]> {
-  const script = path.join(__dirname, 'validateWorker.js');
-  if (threads <= 1 || items.length < 2 || !fsSync.existsSync(script)) return checkFiles(backupDir, control, items, blockValidation, onChecked);
-  const { Worker } = await import('node:worker_threads');
+async function checkOnThreads(backupDir: string, control: BackupControl, items: { index: number; entry: FileEntry }[], blockValidation: boolean, threads: number, onChecked: () => void): Promise<{ index: number; error: string }[]> {
   const ctx = Context.current();
-  const workers: InstanceType<typeof Worker>[] = [];
-  const stop = () => workers.forEach((w) => void w.terminate());
-  ctx.cancelled.catch(stop);
-  try {
-    const results = await Promise.all(
-      lanes(items, threads).map(
-        (lane) =>
-          new Promise<{ index: number; error: string }[]>((resolve, reject) => {
-            const w = new Worker(script, { workerData: { backupDir, control, items: lane, blockValidation } });
-            workers.push(w);
-            w.on('message', (m: { checked?: number; done?: { index: number; error: string }[]; fail?: string }) => {
-              if (m.checked) for (let i = 0; i < m.checked; i++) onChecked();
-              if (m.done) resolve(m.done);
-              if (m.fail) reject(new Error(m.fail));
-            });
-            w.on('error', reject);
-            w.on('exit', (code) => reject(new Error(`validate worker thread exited with code ${code}`)));
-          }),
-      ),
-    );
-    return results.flat().sort((a, b) => a.index - b.index);
-  } finally {
-    stop();
-  }
+  const pool = filePool();
+  pool.allow(threads);
+  const order = [...items].sort((a, b) => b.entry.size - a.entry.size);
+  const errors: { index: number; error: string }[] = [];
+  let next = 0;
+  const lane = async () => {
+    while (next < order.length && errors.length < MAX_ERRORS) {
+      const { index, entry } = order[next++];
+      const error = await pool.run('checkFile', { backupDir, entry, control, blockValidation }, () => ctx.heartbeat(), ctx.cancellationSignal);
+      if (error) errors.push({ index, error });
+      onChecked();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(threads, order.length) }, lane));
+  return errors.sort((x, y) => x.index - y.index);
 }
 
 /**
@@ -226,7 +187,7 @@ export async function validateBackupForRestore(input: {
       ctx.heartbeat({ checked: n });
     }
   };
-  const found = await checkInLanes(backupDir, control, items, !input.skipBlockValidation, Math.max(1, input.threads ?? 1), onChecked);
+  const found = await checkOnThreads(backupDir, control, items, !input.skipBlockValidation, Math.max(1, input.threads ?? 1), onChecked);
   const errors = found.slice(0, MAX_ERRORS).map((f) => f.error);
   const seg = BigInt(walSegSizeOf(entries) || DEFAULT_XLOG_SEG_SIZE);
   if (control.stream) {

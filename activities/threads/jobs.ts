@@ -1,5 +1,9 @@
 /** The work a file thread can be given (see pool.ts), by name. */
 import { copyDataFile, copyPlainFile } from '../files/copyFile';
+import { restoreFile } from '../restore/restoreFile';
+import { checkFile } from '../restore/validate';
+import type { BackupControl } from '../../core/backupControl';
+import type { FileEntry } from '../../core/backupContent';
 
 export interface JobContext {
   /** Bytes done since the last call: the activity heartbeats with them. */
@@ -8,6 +12,12 @@ export interface JobContext {
   cancelled(): boolean;
 }
 
-export const jobs = { copyDataFile, copyPlainFile };
+export const jobs = {
+  copyDataFile,
+  copyPlainFile,
+  restoreFile,
+  checkFile: (a: { backupDir: string; entry: FileEntry; control: BackupControl; blockValidation: boolean }, ctx: JobContext) =>
+    checkFile(a.backupDir, a.entry, a.control, a.blockValidation, (n) => ctx.progress(n)),
+};
 
 export type FileJobs = typeof jobs;
