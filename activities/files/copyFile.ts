@@ -12,6 +12,7 @@ import { pglzCompress } from '../../core/pglz';
 import { pageChecksum, relationBlockNumber, verifyPage } from '../../core/pageChecksum';
 import { BLCKSZ, type CompressAlg } from '../../core/types';
 import type { JobContext } from '../threads/jobs';
+import { scratch } from '../threads/scratch';
 
 const CHUNK_PAGES = 128; // 1 MiB reads
 
@@ -61,7 +62,7 @@ export async function copyPlainFile(a: { src: string; tmp: string; mode: number;
   let crc = 0;
   let total = 0;
   try {
-    const buf = Buffer.allocUnsafe(1 << 20);
+    const buf = scratch('plain', 1 << 20);
     for (;;) {
       checkCancelled(ctx);
       const { bytesRead } = await inFh.read(buf, 0, buf.length, null);
@@ -103,8 +104,8 @@ export async function copyDataFile(a: { src: string; tmp: string; segno: number;
   let nBlocks = 0;
   // Two buffers each way: the next chunk is read and the previous one written while this one is
   // checked, so the disk and the CPU work at the same time.
-  const inBufs = [Buffer.allocUnsafe(CHUNK_PAGES * BLCKSZ), Buffer.allocUnsafe(CHUNK_PAGES * BLCKSZ)];
-  const outBufs = [Buffer.allocUnsafe(CHUNK_PAGES * (BLCKSZ + PAGE_HEADER_SIZE)), Buffer.allocUnsafe(CHUNK_PAGES * (BLCKSZ + PAGE_HEADER_SIZE))];
+  const inBufs = [scratch('in0', CHUNK_PAGES * BLCKSZ), scratch('in1', CHUNK_PAGES * BLCKSZ)];
+  const outBufs = [scratch('out0', CHUNK_PAGES * (BLCKSZ + PAGE_HEADER_SIZE)), scratch('out1', CHUNK_PAGES * (BLCKSZ + PAGE_HEADER_SIZE))];
   let writing: Promise<unknown> = Promise.resolve();
   let reading: Promise<{ want: number; got: number }> | null = null;
   try {

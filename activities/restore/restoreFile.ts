@@ -8,6 +8,7 @@ import type { FileEntry } from '../../core/backupContent';
 import { PageRecordSplitter } from '../../core/dataFileFormat';
 import { BLCKSZ } from '../../core/types';
 import type { JobContext } from '../threads/jobs';
+import { scratch } from '../threads/scratch';
 import { pageFromRecord, readStored, storedPath } from './validate';
 
 export async function restoreFile(a: { backupDir: string; entry: FileEntry; target: string; tmp: string; sync: boolean }, ctx: JobContext): Promise<void> {
@@ -26,7 +27,7 @@ export async function restoreFile(a: { backupDir: string; entry: FileEntry; targ
         const got = await readStored(src, async (chunk) => {
           for (const rec of splitter.pushViews(chunk)) await pages.add(rec.block, pageFromRecord(rec, e.compressAlg, src));
           onBytes(chunk.length);
-        });
+        }, scratch('read', 1 << 20));
         splitter.end();
         await pages.flush();
         if (got.crc !== e.crc) throw new Error(`backup file "${src}" is damaged: CRC ${got.crc}, expected ${e.crc}`);
@@ -37,7 +38,7 @@ export async function restoreFile(a: { backupDir: string; entry: FileEntry; targ
       const got = await readStored(src, async (chunk) => {
         await out.write(chunk);
         onBytes(chunk.length);
-      });
+      }, scratch('read', 1 << 20));
       const isPgControl = e.path === 'global/pg_control' && e.externalDirNum === 0;
       if (!isPgControl && (got.crc !== e.crc || got.size !== e.size)) {
         throw new Error(`backup file "${src}" is damaged: ${got.size} bytes with CRC ${got.crc}, expected ${e.size} bytes with CRC ${e.crc}`);
@@ -53,7 +54,7 @@ export async function restoreFile(a: { backupDir: string; entry: FileEntry; targ
 
 /** Collects consecutive blocks and writes them at once: 1 MiB writes, not one per page. */
 class PageRun {
-  private readonly buf = Buffer.allocUnsafe(128 * BLCKSZ);
+  private readonly buf = scratch('pages', 128 * BLCKSZ);
   private first = 0;
   private n = 0;
 

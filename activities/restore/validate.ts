@@ -23,6 +23,7 @@ import { parsePgControl, verifyPgControlCrc } from '../../core/pgControl';
 import { pglzDecompress } from '../../core/pglz';
 import { BLCKSZ, DEFAULT_XLOG_SEG_SIZE, type CompressAlg } from '../../core/types';
 import type { BackupId } from '../../core/backupId';
+import { scratch } from '../threads/scratch';
 import { filePool } from '../threads/pool';
 
 export interface LoadedBackup {
@@ -62,10 +63,9 @@ export function pageFromRecord(p: StoredPage, alg: CompressAlg, file: string): B
   }
 }
 
-/** Reads a stored file in chunks, feeding CRC and, for data files, the page records. */
-export async function readStored(file: string, onChunk: (chunk: Buffer) => void | Promise<void>): Promise<{ size: number; crc: number }> {
+/** Reads a stored file in chunks (into `buf`), feeding CRC and, for data files, the page records. */
+export async function readStored(file: string, onChunk: (chunk: Buffer) => void | Promise<void>, buf: Buffer = Buffer.allocUnsafe(1 << 20)): Promise<{ size: number; crc: number }> {
   const fh = await fs.open(file, 'r');
-  const buf = Buffer.allocUnsafe(1 << 20);
   let crc = 0;
   let size = 0;
   try {
@@ -120,7 +120,7 @@ export async function checkFile(backupDir: string, e: FileEntry, control: Backup
           pageError = `file "${file}", block ${rec.block}: page header is invalid`;
         }
       }
-    });
+    }, scratch('read', 1 << 20));
     splitter?.end();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return `file "${file}" is missing`;

@@ -87,7 +87,9 @@ class FilePool {
   }
 
   private spawn(): Worker {
-    const w = new Worker(path.join(__dirname, 'thread.js'));
+    // Small heaps: a thread holds a few MiB of buffers; the default young generation would let
+    // garbage pile up to tens of MiB per thread before it is collected.
+    const w = new Worker(path.join(__dirname, 'thread.js'), { resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 256 } });
     w.on('message', (m: ThreadReply) => this.onReply(w, m));
     w.on('error', (e) => this.onDeath(w, e));
     w.on('exit', (code) => this.onDeath(w, new Error(`file thread exited with code ${code}`)));
