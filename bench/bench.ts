@@ -408,6 +408,7 @@ const VARIANTS: Variant[] = [
   { name: 'pgbackrest restore gz1', tool: 'pgbackrest', op: 'restore', compression: 'gz1' },
   { name: 'gs_probackup backup', tool: 'gs_probackup', op: 'backup', compression: 'none', reference: 'pgbackrest backup' },
   { name: 'gs_probackup restore', tool: 'gs_probackup', op: 'restore', compression: 'none', reference: 'pgbackrest restore' },
+  { name: 'gs_probackup restore --no-validate', tool: 'gs_probackup', op: 'restore', compression: 'none', reference: 'pgbackrest restore' },
   { name: 'gs_probackup backup zlib1', tool: 'gs_probackup', op: 'backup', compression: 'zlib1', reference: 'pgbackrest backup gz1' },
   { name: 'gs_probackup restore zlib1', tool: 'gs_probackup', op: 'restore', compression: 'zlib1', reference: 'pgbackrest restore gz1' },
 ];
@@ -609,6 +610,18 @@ class Bench {
         r.bytes = duBytes(target);
         await this.addOrchestration(r, workflowIds.restore(INSTANCE, pathKey(path.resolve(target))));
         rmrf(target);
+        if (suffix === '') {
+          // The same restore without the validation pass that our restore runs first by default
+          // (pgBackRest's restore has none): the copy alone, beside pgBackRest's.
+          fs.mkdirSync(target, { mode: 0o700 });
+          const nv = v('gs_probackup restore --no-validate');
+          const n = await this.measure(nv, run, cli, ['restore', '-B', this.catalog, '--instance', INSTANCE, '-D', target, '-j', J, '-i', id, '--no-validate'], ourEnv);
+          n.backupId = id;
+          n.bytes = duBytes(target);
+          await this.addOrchestration(n, workflowIds.restore(INSTANCE, pathKey(path.resolve(target))));
+          rmrf(target);
+          this.record(nv, n);
+        }
         // The catalog keeps no index of its backups: removing the directory forgets the backup.
         rmrf(path.join(backupsDir, id));
         this.record(rv, r);

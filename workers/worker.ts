@@ -51,6 +51,10 @@ export async function createBackupWorker(opts: BackupWorkerOptions): Promise<Wor
     maxCachedWorkflows: 100,
     // After a worker crash its sticky queue is dead; move the next workflow task to the normal queue fast.
     stickyQueueScheduleToStartTimeout: '3s',
+    // Cancellation reaches an activity in the reply to its heartbeat: send them often enough that a
+    // cancelled backup (Ctrl-C, the Web UI) stops within a second or two, not the default 30 s.
+    maxHeartbeatThrottleInterval: '1s',
+    defaultHeartbeatThrottleInterval: '1s',
     // Running activities get this long to finish before they are cancelled, then shutdown gives up.
     shutdownGraceTime: '5s',
     shutdownForceTime: '30s',

@@ -7,6 +7,7 @@
  * started it; the workflow tells it the copy is done through requestBackupStop.
  */
 import {
+  ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
   isCancellation,
@@ -41,6 +42,8 @@ function activityOptions(req: BackupRequest) {
       retry: { maximumAttempts: 10, nonRetryableErrorTypes },
     },
     long: {
+      // A cancelled backup ends once its activities have stopped and removed their temp files.
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       startToCloseTimeout: `${24 * HOUR} seconds`,
       heartbeatTimeout: `${heartbeat} seconds`,
       retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 20, nonRetryableErrorTypes },

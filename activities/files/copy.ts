@@ -15,7 +15,7 @@ import type { CompressAlg } from '../../core/types';
 import { AttemptGuard, removeStaleTempFiles } from '../attemptGuard';
 import { fsyncDir, writeFileAtomic } from '../atomicWrite';
 import { filePool } from '../threads/pool';
-import type { DataFileOptions } from './copyFile';
+import type { Copied, DataFileOptions } from './copyFile';
 import { backupPath, batchHeaderFile, batchResultFile, listBackupFiles, makeCopyPlan, planFile, sourcePath, type CopyPlan, type PlanEntry } from './plan';
 
 export async function planBackupCopy(input: {
@@ -117,11 +117,17 @@ export async function copyFiles(files: PlanEntry[], input: CopyBatchInput, what:
     const src = sourcePath(e, input.pgdata, input.externalDirs);
     const dst = backupPath(e, input.backupDir);
     const tmp = dst + guard.tmpSuffix;
-    const copied = e.isDatafile
-      ? await pool.run('copyDataFile', { src, tmp, segno: e.segno ?? 0, opts: pick(opts) }, onBytes, ctx.cancellationSignal)
-      : await pool.run('copyPlainFile', { src, tmp, mode: e.mode, sync: !input.noSync }, onBytes, ctx.cancellationSignal);
+    let copied: Copied | null;
+    try {
+      copied = e.isDatafile
+        ? await pool.run('copyDataFile', { src, tmp, segno: e.segno ?? 0, opts: pick(opts) }, onBytes, ctx.cancellationSignal)
+        : await pool.run('copyPlainFile', { src, tmp, mode: e.mode, sync: !input.noSync }, onBytes, ctx.cancellationSignal);
+      if (copied?.stored) await guard.commit(tmp, dst);
+    } catch (err) {
+      await fs.rm(tmp, { force: true }); // failed, cancelled or superseded: its temp file goes with it
+      throw err;
+    }
     if (!copied) continue; // vanished since listing: a dropped relation
-    if (copied.stored) await guard.commit(tmp, dst);
     result.files++;
     const entry: FileEntry = {
       path: e.path,

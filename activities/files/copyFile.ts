@@ -61,6 +61,7 @@ export async function copyPlainFile(a: { src: string; tmp: string; mode: number;
   });
   let crc = 0;
   let total = 0;
+  let ok = false;
   try {
     const buf = scratch('plain', 1 << 20);
     for (;;) {
@@ -75,9 +76,11 @@ export async function copyPlainFile(a: { src: string; tmp: string; mode: number;
     }
     await outFh.chmod(a.mode & 0o7777);
     if (a.sync) await outFh.sync();
+    ok = true;
   } finally {
     await inFh.close();
     await outFh.close();
+    if (!ok) await fs.rm(a.tmp, { force: true }); // failed or cancelled: leave nothing half-written
   }
   return { writeSize: total, fullSize: total, crc, compressAlg: 'none', stored: true };
 }
@@ -108,6 +111,7 @@ export async function copyDataFile(a: { src: string; tmp: string; segno: number;
   const outBufs = [scratch('out0', CHUNK_PAGES * (BLCKSZ + PAGE_HEADER_SIZE)), scratch('out1', CHUNK_PAGES * (BLCKSZ + PAGE_HEADER_SIZE))];
   let writing: Promise<unknown> = Promise.resolve();
   let reading: Promise<{ want: number; got: number }> | null = null;
+  let ok = false;
   try {
     const size = (await inFh.stat()).size;
     const totalBlocks = Math.floor(size / BLCKSZ);
@@ -152,11 +156,13 @@ export async function copyDataFile(a: { src: string; tmp: string; segno: number;
     }
     await writing;
     if (!opts.noSync) await outFh.sync();
+    ok = true;
   } finally {
     // A failure leaves a read or write in flight: let it end before its file is closed.
     await Promise.allSettled([writing, reading]);
     await inFh.close();
     await outFh.close();
+    if (!ok) await fs.rm(tmp, { force: true }); // failed or cancelled: leave nothing half-written
   }
   if (nBlocks === 0) {
     // An empty relation: nothing stored (pg_probackup creates no file either).

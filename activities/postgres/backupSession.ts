@@ -194,7 +194,7 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
       if (lost) throw lost;
       if (receiver.silentForMs > stallMs) throw receiver.stalled(stallMs);
       if ((await readStopRequest(input.backupDir)) === attempt) break;
-      await raceAbort(sleep(500));
+      await raceAbort(sleep(100)); // the stop request is the end of the copy: answer it at once
     }
 
     const isPrimary = (await queryOne<{ r: boolean }>(conn, 'SELECT pg_is_in_recovery() AS r')).r === false;

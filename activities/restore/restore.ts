@@ -206,7 +206,11 @@ function quoteConf(v: string): string {
 /** Recovery settings for PostgreSQL 15 (spec §8.6); none for a plain STREAM restore. */
 export function recoverySettings(backupId: string, r: NonNullable<RestoreRequest['recovery']>, now: Date): string | null {
   const lines: string[] = [];
+  const targeted = !!(r.targetImmediate || r.targetTime || r.targetXid || r.targetLsn || r.targetName);
   if (r.restoreCommand) lines.push(`restore_command = ${quoteConf(r.restoreCommand)}`);
+  // PostgreSQL refuses a targeted recovery without restore_command. With no WAL archive the WAL is
+  // the one restored from the backup into pg_wal, which recovery reads when the command fails.
+  else if (targeted) lines.push(`restore_command = 'false'  # no WAL archive: recovery replays the WAL in pg_wal`);
   if (r.targetImmediate) lines.push(`recovery_target = 'immediate'`);
   if (r.targetTime) lines.push(`recovery_target_time = ${quoteConf(r.targetTime)}`);
   if (r.targetXid) lines.push(`recovery_target_xid = ${quoteConf(r.targetXid)}`);

@@ -46,9 +46,12 @@ export async function restoreFile(a: { backupDir: string; entry: FileEntry; targ
     }
     await out.chmod(e.mode & 0o7777);
     if (sync) await out.sync();
-  } finally {
+  } catch (err) {
     await out.close();
+    await fs.rm(tmp, { force: true }); // failed or cancelled: leave nothing half-written
+    throw err;
   }
+  await out.close();
   await fs.rename(tmp, target);
 }
 

@@ -26,6 +26,7 @@ interface Running {
   reject(e: unknown): void;
   onProgress?: (bytes: number) => void;
   settled: boolean;
+  cancelled: boolean;
 }
 
 class FilePool {
@@ -47,13 +48,11 @@ class FilePool {
     this.busy.set(worker, id);
     worker.ref(); // a job in flight keeps the process alive; an idle thread does not
     return new Promise<JobResult<K>>((resolve, reject) => {
+      // The thread stops at its next chunk and removes what it wrote; the job ends (cancelled) when
+      // it says so, so that nothing half-written outlives the activity.
       const onAbort = () => {
-        // The thread stops at its next chunk; until it says so it stays busy.
+        r.cancelled = true;
         worker.postMessage({ cancel: id });
-        if (!r.settled) {
-          r.settled = true;
-          reject(new CancelledFailure('cancelled'));
-        }
       };
       const done = () => signal?.removeEventListener('abort', onAbort);
       const r: Running = {
@@ -61,6 +60,7 @@ class FilePool {
         reject: (e) => (done(), reject(e)),
         onProgress,
         settled: false,
+        cancelled: false,
       };
       this.running.set(id, r);
       if (signal?.aborted) onAbort();
@@ -109,7 +109,8 @@ class FilePool {
     this.release(w);
     if (r.settled) return;
     r.settled = true;
-    if ('result' in m) r.resolve(m.result);
+    if (r.cancelled) r.reject(new CancelledFailure('cancelled'));
+    else if ('result' in m) r.resolve(m.result);
     else r.reject(rebuildError(m.error));
   }
 

@@ -32,7 +32,8 @@ export async function restoreCommand(opts: RestoreOptions, ctx: CommandContext):
   if (opts.recoveryTargetTimeline !== undefined) recovery.targetTimeline = String(opts.recoveryTargetTimeline);
   if (opts.recoveryTargetAction !== undefined) recovery.targetAction = opts.recoveryTargetAction;
   if (opts.immediate || opts.recoveryTarget === 'immediate') recovery.targetImmediate = true;
-  if (opts.restoreCommand !== undefined) recovery.restoreCommand = opts.restoreCommand;
+  const restoreCmd = opts.restoreCommand ?? resolved.restoreCommand;
+  if (restoreCmd !== undefined) recovery.restoreCommand = restoreCmd;
   const req: RestoreRequest = {
     backupPath: resolved.backupPath,
     instance: resolved.instance,

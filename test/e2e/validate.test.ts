@@ -179,9 +179,9 @@ describe('validate with a recovery target: reachable only with the WAL the backu
   async function postgresRecovers(target: string[]): Promise<string> {
     const pgdata = fs.mkdtempSync(path.join(path.dirname(backupPath), 'pitr-'));
     fs.rmdirSync(pgdata);
-    // No restore_command: recovery reads only the pg_wal the backup restored (and PostgreSQL
-    // refuses a targeted recovery without one, hence /bin/false).
-    await cliOk(['restore', '--instance', 'v', '-D', pgdata, '-i', id, '--restore-command=/bin/false', '--recovery-target-action=promote', ...target], env);
+    // No restore_command given: recovery reads only the pg_wal the backup restored (restore writes
+    // restore_command = 'false', as PostgreSQL refuses a targeted recovery without one).
+    await cliOk(['restore', '--instance', 'v', '-D', pgdata, '-i', id, '--recovery-target-action=promote', ...target], env);
     const port = await freePort();
     await run(pgBin('pg_ctl'), ['-D', pgdata, '-l', `${pgdata}.log`, '-w', '-t', '60', '-o', `-p ${port} -k ${pgdata} -c listen_addresses=''`, 'start']);
     await run(pgBin('pg_ctl'), ['-D', pgdata, '-m', 'immediate', 'stop']);
