@@ -252,6 +252,7 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
         backupId,
         skipBlockValidation: req.skipBlockValidation,
         threads: req.threads,
+        pagesVerifiedByCopy: !req.skipBlockValidation,
       });
       control.status = v.ok ? 'OK' : 'CORRUPT';
       await catalog.writeBackupControl({ backupDir, control, noSync: req.noSync });

@@ -167,6 +167,12 @@ export async function validateBackupForRestore(input: {
   backupId: string;
   skipBlockValidation: boolean;
   threads?: number;
+  /**
+   * Set by the backup that has just copied (and verified) every page: raw pages are then not
+   * checked again. Their file's CRC, computed over the very bytes that were verified and written,
+   * proves they are those bytes; compressed pages are still decompressed and checked.
+   */
+  pagesVerifiedByCopy?: boolean;
 }): Promise<{ ok: boolean; errors: string[] }> {
   const ctx = Context.current();
   let loaded: LoadedBackup;
@@ -187,7 +193,9 @@ export async function validateBackupForRestore(input: {
       ctx.heartbeat({ checked: n });
     }
   };
-  const found = await checkOnThreads(backupDir, control, items, !input.skipBlockValidation, Math.max(1, input.threads ?? 1), onChecked);
+  const rawPages = control.compressAlg === 'none';
+  const blockValidation = !input.skipBlockValidation && !(input.pagesVerifiedByCopy && rawPages);
+  const found = await checkOnThreads(backupDir, control, items, blockValidation, Math.max(1, input.threads ?? 1), onChecked);
   const errors = found.slice(0, MAX_ERRORS).map((f) => f.error);
   const seg = BigInt(walSegSizeOf(entries) || DEFAULT_XLOG_SEG_SIZE);
   if (control.stream) {
