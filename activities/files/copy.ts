@@ -96,7 +96,8 @@ export async function saveResult(backupDir: string, name: string, result: BatchR
   await writeFileAtomic(batchResultFile(backupDir, name), JSON.stringify(rest), { sync });
 }
 
-function pick(o: DataFileOptions): DataFileOptions {
+/** Only what the file thread needs crosses to it. */
+function fileOptions(o: CopyBatchInput): DataFileOptions {
   return { compressAlg: o.compressAlg, compressLevel: o.compressLevel, checksumVersion: o.checksumVersion, skipBlockValidation: o.skipBlockValidation, noSync: o.noSync };
 }
 
@@ -112,7 +113,6 @@ export async function copyFiles(files: PlanEntry[], input: CopyBatchInput, what:
   };
   const pool = filePool();
   pool.allow(input.threads ?? 1);
-  const opts: DataFileOptions = input;
   for (const e of files) {
     const src = sourcePath(e, input.pgdata, input.externalDirs);
     const dst = backupPath(e, input.backupDir);
@@ -120,7 +120,7 @@ export async function copyFiles(files: PlanEntry[], input: CopyBatchInput, what:
     let copied: Copied | null;
     try {
       copied = e.isDatafile
-        ? await pool.run('copyDataFile', { src, tmp, segno: e.segno ?? 0, opts: pick(opts) }, onBytes, ctx.cancellationSignal)
+        ? await pool.run('copyDataFile', { src, tmp, segno: e.segno ?? 0, opts: fileOptions(input) }, onBytes, ctx.cancellationSignal)
         : await pool.run('copyPlainFile', { src, tmp, mode: e.mode, sync: !input.noSync }, onBytes, ctx.cancellationSignal);
       if (copied?.stored) await guard.commit(tmp, dst);
     } catch (err) {

@@ -69,18 +69,24 @@ class FilePool {
     });
   }
 
+  /** A thread, counted busy at once (so that concurrent callers do not spawn past the size). */
   private acquire(): Promise<Worker> {
-    const w = this.idle.pop();
-    if (w) return Promise.resolve(w);
-    if (this.idle.length + this.busy.size < this.size) return Promise.resolve(this.spawn());
+    let w = this.idle.pop();
+    if (!w && this.busy.size < this.size) w = this.spawn();
+    if (w) {
+      this.busy.set(w, 0);
+      return Promise.resolve(w);
+    }
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
   private release(w: Worker): void {
-    this.busy.delete(w);
     const next = this.waiting.shift();
-    if (next) next(w);
-    else {
+    if (next) {
+      this.busy.set(w, 0);
+      next(w);
+    } else {
+      this.busy.delete(w);
       w.unref();
       this.idle.push(w);
     }
@@ -127,7 +133,11 @@ class FilePool {
       r.reject(e);
     }
     const next = this.waiting.shift();
-    if (next) next(this.spawn());
+    if (next) {
+      const fresh = this.spawn();
+      this.busy.set(fresh, 0);
+      next(fresh);
+    }
   }
 }
 
