@@ -59,8 +59,8 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
     ...opts.long,
     // Waiting for the WAL of the stop LSN is bounded by --archive-timeout inside the activity.
   });
-  // Listing and assembling the file list: seconds, or minutes with 100k files; they heartbeat
-  // (not while one directory is listed: at least a minute for that).
+  // Listing and assembling the file list: seconds, or minutes with 100k files. They heartbeat as
+  // they go, but not inside the directory walk itself: hence a timeout of at least a minute.
   const filesShort = proxyActivities<typeof fileActivities>({
     ...opts.short,
     startToCloseTimeout: `${HOUR} seconds`,

@@ -344,10 +344,10 @@ export async function currentBackupSession(input: { backupDir: string; minAttemp
 }
 
 /**
- * After requestBackupStop: resolves `stopped` once the session has stopped (its result is saved,
- * so the session activity returns it at once, even from a retry), or `lost` when a newer session
- * is alive instead (the one asked to stop died first). Ends by itself either way, so nothing is
- * left to cancel when the workflow moves on.
+ * After requestBackupStop: `stopped: true` once the session has stopped (its result is saved, so
+ * the session activity returns it at once, even from a retry), `stopped: false` when a newer
+ * session is alive instead (the one asked to stop died first). Ends by itself either way, so
+ * nothing is left to cancel when the workflow moves on.
  */
 export async function awaitSessionEnd(input: { backupDir: string; attempt: number }): Promise<{ stopped: boolean }> {
   for (;;) {

@@ -20,6 +20,6 @@ port.on('message', (m: { cancel: number } | { id: number; job: JobName; args: ne
   (jobs[m.job] as (args: never, ctx: JobContext) => Promise<unknown>)(m.args, ctx).then(
     (result) => post({ id, result }),
     (e: Error & { type?: string; nonRetryable?: boolean; code?: string }) =>
-      post({ id, error: { message: e?.message ?? String(e), type: e?.type ?? undefined, nonRetryable: e?.nonRetryable, code: e?.code } }),
+      post({ id, error: { message: e?.message ?? String(e), type: e?.type, nonRetryable: e?.nonRetryable, code: e?.code } }),
   ).finally(() => cancelled.delete(id));
 });
