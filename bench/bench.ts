@@ -20,11 +20,10 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { acquireEmbeddedServer, type EmbeddedServerLease } from '../client/temporal/embeddedServer';
+import { acquireEmbeddedServer, freePort, type EmbeddedServerLease } from '../client/temporal/embeddedServer';
 import { pathKey, workflowIds } from '../core/workflowIds';
 
 const REPO = path.resolve(__dirname, '..', '..'); // dist/bench/bench.js -> repository root
@@ -142,17 +141,6 @@ function postgresCpuSeconds(postmasterPid: number): number {
     /* no children file: count the postmaster only */
   }
   return total;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** The child of the timed command, so that an interrupt can stop it before cleaning up. */

@@ -10,7 +10,6 @@ const POLY = 0x82f63b78;
 type Crc32cFn = (buf: Uint8Array, prev?: number) => number;
 
 function loadNative(): Crc32cFn | null {
-  if (process.env.GS_PROBACKUP_JS_CRC32C === '1') return null;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const native = require('@node-rs/crc32') as { crc32c(input: Uint8Array, initialState?: number | null): number };

@@ -19,24 +19,13 @@ export class PageHeaderMapBuilder {
   private buf = Buffer.alloc(PAGE_HEADER2_SIZE * 64);
   private n = 0;
 
-  add(lsn: bigint, block: number, pos: number, checksum: number): void {
-    this.ensure(this.n + 1);
-    this.buf.writeBigUInt64LE(lsn, this.n * PAGE_HEADER2_SIZE);
-    this.addRest(block, pos, checksum);
-  }
-
-  /** add() with the LSN taken from pd_lsn of `page` at `off`, without a BigInt per page. */
+  /** The entry of `page` (at `off`): its LSN is read from pd_lsn, without a BigInt per page. */
   addPage(page: Buffer, off: number, block: number, pos: number, checksum: number): void {
     this.ensure(this.n + 1);
     const o = this.n * PAGE_HEADER2_SIZE;
     // pd_lsn is {xlogid, xrecoff}; the u64 LSN is xlogid << 32 | xrecoff, little-endian.
     this.buf.writeUInt32LE(page.readUInt32LE(off + 4), o);
     this.buf.writeUInt32LE(page.readUInt32LE(off), o + 4);
-    this.addRest(block, pos, checksum);
-  }
-
-  private addRest(block: number, pos: number, checksum: number): void {
-    const o = this.n * PAGE_HEADER2_SIZE;
     this.buf.writeInt32LE(block, o + 8);
     this.buf.writeInt32LE(pos, o + 12);
     this.buf.writeUInt16LE(checksum, o + 16);
@@ -98,27 +87,22 @@ export interface StoredPage {
   compressedSize: number;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /**
  * Splits the bytes of a backup data file into its page records, whatever the chunking of the
  * reads: push() chunks as they come, take the complete records it returns.
  */
-const EMPTY = Buffer.alloc(0);
-
 export class PageRecordSplitter {
   private pending: Buffer = EMPTY;
 
   constructor(private readonly source: string) {}
 
-  push(chunk: Buffer): StoredPage[] {
-    // Copies: the read buffer is reused by the caller.
-    return this.pushViews(chunk).map((r) => ({ ...r, payload: Buffer.from(r.payload) }));
-  }
-
   /**
-   * push() without copying: the payloads are views of `chunk` (or of the carried-over bytes), valid
-   * only until the next call. For the hot paths that consume each record at once.
+   * The complete records so far. No copies: the payloads are views of `chunk` (or of carried-over
+   * bytes), valid only until the next call, so consume each record at once.
    */
-  pushViews(chunk: Buffer): StoredPage[] {
+  push(chunk: Buffer): StoredPage[] {
     const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     const out: StoredPage[] = [];
     let o = 0;

@@ -25,7 +25,7 @@ export async function restoreFile(a: { backupDir: string; entry: FileEntry; targ
         const splitter = new PageRecordSplitter(src);
         const pages = new PageRun(out);
         const got = await readStored(src, async (chunk) => {
-          for (const rec of splitter.pushViews(chunk)) await pages.add(rec.block, pageFromRecord(rec, e.compressAlg, src));
+          for (const rec of splitter.push(chunk)) await pages.add(rec.block, pageFromRecord(rec, e.compressAlg, src));
           onBytes(chunk.length);
         }, scratch('read', 1 << 20));
         splitter.end();

@@ -64,7 +64,7 @@ export function pageFromRecord(p: StoredPage, alg: CompressAlg, file: string): B
 }
 
 /** Reads a stored file in chunks (into `buf`), feeding CRC and, for data files, the page records. */
-export async function readStored(file: string, onChunk: (chunk: Buffer) => void | Promise<void>, buf: Buffer = Buffer.allocUnsafe(1 << 20)): Promise<{ size: number; crc: number }> {
+export async function readStored(file: string, onChunk: (chunk: Buffer) => void | Promise<void>, buf: Buffer): Promise<{ size: number; crc: number }> {
   const fh = await fs.open(file, 'r');
   let crc = 0;
   let size = 0;
@@ -110,7 +110,7 @@ export async function checkFile(backupDir: string, e: FileEntry, control: Backup
     got = await readStored(file, (chunk) => {
       onBytes?.(chunk.length);
       if (!splitter || pageError) return;
-      for (const rec of splitter.pushViews(chunk)) {
+      for (const rec of splitter.push(chunk)) {
         if (!blockValidation) continue;
         const page = pageFromRecord(rec, e.compressAlg, file);
         const v = verifyPage(page, 0, relationBlockNumber(e.segno ?? 0, rec.block), checksums);

@@ -25,7 +25,6 @@ interface Running {
   resolve(v: unknown): void;
   reject(e: unknown): void;
   onProgress?: (bytes: number) => void;
-  settled: boolean;
   cancelled: boolean;
 }
 
@@ -59,7 +58,6 @@ class FilePool {
         resolve: (v) => (done(), resolve(v as JobResult<K>)),
         reject: (e) => (done(), reject(e)),
         onProgress,
-        settled: false,
         cancelled: false,
       };
       this.running.set(id, r);
@@ -108,13 +106,11 @@ class FilePool {
     const r = this.running.get(m.id);
     if (!r) return;
     if ('progress' in m) {
-      if (!r.settled) r.onProgress?.(m.progress);
+      r.onProgress?.(m.progress);
       return;
     }
     this.running.delete(m.id);
     this.release(w);
-    if (r.settled) return;
-    r.settled = true;
     if (r.cancelled) r.reject(new CancelledFailure('cancelled'));
     else if ('result' in m) r.resolve(m.result);
     else r.reject(rebuildError(m.error));
@@ -128,10 +124,7 @@ class FilePool {
     if (id === undefined) return;
     const r = this.running.get(id);
     this.running.delete(id);
-    if (r && !r.settled) {
-      r.settled = true;
-      r.reject(e);
-    }
+    r?.reject(e);
     const next = this.waiting.shift();
     if (next) {
       const fresh = this.spawn();

@@ -282,7 +282,8 @@ function reclaimStaleLock(lock: string, seen: ProcessRecord | undefined): void {
   fs.rmSync(aside, { force: true });
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now (it may be taken before it is used: callers retry). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.unref();

@@ -5,33 +5,15 @@
  * equals the source. Ctrl-C cancels a backup cleanly, and a second backup of a busy instance is
  * refused naming the running workflow.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CLI, cliOk, runCli } from '../helpers/cli';
-import { createCluster, freePort, pgBin, run, type PgCluster } from '../helpers/pgCluster';
+import { cliOk, runCli } from '../helpers/cli';
+import { dump, expectExactRestore, startCli, startRestored, waitFor } from '../helpers/durability';
+import { createCluster, pgBin, run, type PgCluster } from '../helpers/pgCluster';
 
 jest.setTimeout(900_000);
-
-function startCli(args: string[], env: Record<string, string>): { child: ChildProcess; out: () => string; done: Promise<number> } {
-  const childEnv = { ...process.env, ...env } as NodeJS.ProcessEnv;
-  delete childEnv.TEMPORAL_ADDRESS;
-  const child = spawn(CLI, args, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  child.stdout!.on('data', (d) => (text += d));
-  child.stderr!.on('data', (d) => (text += d));
-  const done = new Promise<number>((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
-  return { child, out: () => text, done };
-}
-
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function backupDirOf(backupPath: string, instance: string): string | undefined {
   const dir = path.join(backupPath, 'backups', instance);
@@ -46,20 +28,6 @@ function batchResults(backupDir: string): { name: string; bytesRead: number }[] 
     .readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .map((f) => ({ name: f, bytesRead: (JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as { bytesRead: number }).bytesRead }));
-}
-
-async function dump(host: string, port: number): Promise<string> {
-  const r = await run(pgBin('pg_dump'), ['-h', host, '-p', String(port), '--no-sync', '--no-unlogged-table-data', '-d', 'postgres']);
-  if (r.code !== 0) throw new Error(r.stderr);
-  return r.stdout.replace(/^\\(un)?restrict .*$/gm, '');
-}
-
-async function startRestored(pgdata: string) {
-  const port = await freePort();
-  const sock = fs.mkdtempSync('/tmp/pgr');
-  const r = await run(pgBin('pg_ctl'), ['-D', pgdata, '-w', '-t', '120', '-l', path.join(sock, 'log'), '-o', `-p ${port} -k ${sock} -c listen_addresses=''`, 'start']);
-  if (r.code !== 0) throw new Error(`restored server did not start: ${r.stderr}\n${fs.readFileSync(path.join(sock, 'log'), 'utf8')}`);
-  return { port, sock, stop: () => run(pgBin('pg_ctl'), ['-D', pgdata, '-w', '-m', 'fast', 'stop']) };
 }
 
 describe('durability', () => {
@@ -121,19 +89,7 @@ describe('durability', () => {
     expect(bytesAgain).toBeLessThan(total / 2);
     expect(Number((await cluster.psql(`select count(*) from pg_replication_slots where slot_name like 'gs_probackup%'`)))).toBe(0);
 
-    const source = await dump(cluster.socketDir, cluster.port);
-    const target = fs.mkdtempSync(path.join(os.tmpdir(), 'dur-restore-'));
-    fs.rmdirSync(target);
-    work.push(target);
-    await cliOk(['restore', '--instance', 'n', '-D', target, '-i', id, '-j', '2'], env);
-    const srv = await startRestored(target);
-    try {
-      expect(await dump(srv.sock, srv.port)).toEqual(source);
-      const amcheck = await run(pgBin('pg_amcheck'), ['-h', srv.sock, '-p', String(srv.port), '--install-missing', '--all']);
-      expect(amcheck.stdout + amcheck.stderr).toBe('');
-    } finally {
-      await srv.stop();
-    }
+    await expectExactRestore(env, 'n', id, await dump(cluster.socketDir, cluster.port));
   });
 
   test('everything killed at once (CLI, its worker, the embedded Temporal server): gs_probackup worker restarts the server and finishes the backup', async () => {
@@ -232,26 +188,8 @@ describe('durability', () => {
     expect(fs.existsSync(path.join(backupDir!, 'backup_content.control'))).toBe(false);
   });
 
-  /** Restores backup `id` into a new directory, starts it: pg_dump equals `source`, amcheck is clean. */
-  async function expectExactRestore(id: string, source: string): Promise<void> {
-    const target = fs.mkdtempSync(path.join(os.tmpdir(), 'dur-restore-'));
-    fs.rmdirSync(target);
-    work.push(target);
-    await cliOk(['restore', '--instance', 'n', '-D', target, '-i', id, '-j', '2'], env);
-    const srv = await startRestored(target);
-    try {
-      expect(await dump(srv.sock, srv.port)).toEqual(source);
-      const amcheck = await run(pgBin('pg_amcheck'), ['-h', srv.sock, '-p', String(srv.port), '--install-missing', '--all']);
-      expect(amcheck.stdout + amcheck.stderr).toBe('');
-    } finally {
-      await srv.stop();
-    }
-    fs.rmSync(target, { recursive: true, force: true });
-  }
-
   test('a stalled WAL stream (walsender SIGSTOPped) fails its attempt after -t; once it runs again the backup finishes OK and restores exactly', async () => {
     const args = ['backup', '--instance', 'n', '-b', 'FULL', '--stream', '-j', '1', '-t', '4'];
-    const before = new Set(fs.readdirSync(path.join(backupPath, 'backups', 'n')));
     const cli = startCli(args, env);
     // Stopped as soon as it streams, so that the copy runs on while the stream is stalled.
     let sender = 0;
@@ -275,7 +213,7 @@ describe('durability', () => {
     expect(cli.out()).toMatch(/WAL streaming stalled: no message from the server for \d+s .*limit -t\/--rw-timeout=4s/);
     expect(cli.out()).toMatch(/the backup session was lost and opened again/);
     const id = /INFO: Backup (\w+) completed/.exec(cli.out())![1];
-    await expectExactRestore(id, await dump(cluster.socketDir, cluster.port));
+    await expectExactRestore(env, 'n', id, await dump(cluster.socketDir, cluster.port));
   });
 
   test('a frozen worker (the CLI SIGSTOPped past -t) is retried once it runs again: stale attempts stand down, the backup is OK and exact', async () => {
@@ -312,7 +250,7 @@ describe('durability', () => {
     expect(left).toEqual([]);
     const v = await runCli(['validate', '--instance', 'n', '-i', id], env);
     expect(v.code).toBe(0);
-    await expectExactRestore(id, await dump(cluster.socketDir, cluster.port));
+    await expectExactRestore(env, 'n', id, await dump(cluster.socketDir, cluster.port));
   });
 
   /** Crashes the server the way a segfaulting backend does: SIGKILL on one backend makes the postmaster reinitialise. */
