@@ -95,29 +95,64 @@ const EMPTY = Buffer.alloc(0);
  */
 export class PageRecordSplitter {
   private pending: Buffer = EMPTY;
+  /** File offset of the next chunk: error messages name where a bad record starts. */
+  private offset = 0;
 
   constructor(private readonly source: string) {}
 
   /**
    * The complete records so far. No copies: the payloads are views of `chunk` (or of carried-over
-   * bytes), valid only until the next call, so consume each record at once.
+   * bytes), valid only until the next call, so consume each record at once. Only the record that
+   * straddles two chunks is copied, not the chunk.
    */
   push(chunk: Buffer): StoredPage[] {
-    const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     const out: StoredPage[] = [];
+    const start = this.offset;
+    this.offset += chunk.length;
     let o = 0;
-    while (buf.length - o >= PAGE_HEADER_SIZE) {
-      const block = buf.readUInt32LE(o);
-      const size = buf.readInt32LE(o + 4);
-      if (size <= 0 || size > BLCKSZ) {
-        throw new Error(`backup file "${this.source}" is corrupt: page record at offset ${o} has size ${size} (block ${block})`);
+    if (this.pending.length) {
+      const at = start - this.pending.length;
+      // Complete the carried-over record from the chunk's head: its header first, then its payload.
+      let rec = this.pending;
+      if (rec.length < PAGE_HEADER_SIZE) {
+        o = Math.min(PAGE_HEADER_SIZE - rec.length, chunk.length);
+        rec = Buffer.concat([rec, chunk.subarray(0, o)]);
+        if (rec.length < PAGE_HEADER_SIZE) {
+          this.pending = rec;
+          return out;
+        }
       }
-      if (buf.length - o - PAGE_HEADER_SIZE < size) break;
-      out.push({ block, compressedSize: size, payload: buf.subarray(o + PAGE_HEADER_SIZE, o + PAGE_HEADER_SIZE + size) });
+      const rest = PAGE_HEADER_SIZE + this.recordSize(rec, 0, at) - rec.length;
+      if (chunk.length - o < rest) {
+        this.pending = Buffer.concat([rec, chunk.subarray(o)]);
+        return out;
+      }
+      rec = Buffer.concat([rec, chunk.subarray(o, o + rest)]);
+      out.push(this.record(rec, 0));
+      o += rest;
+      this.pending = EMPTY;
+    }
+    while (chunk.length - o >= PAGE_HEADER_SIZE) {
+      const size = this.recordSize(chunk, o, start + o);
+      if (chunk.length - o - PAGE_HEADER_SIZE < size) break;
+      out.push(this.record(chunk, o));
       o += PAGE_HEADER_SIZE + size;
     }
-    this.pending = o === buf.length ? EMPTY : Buffer.from(buf.subarray(o));
+    if (o < chunk.length) this.pending = Buffer.from(chunk.subarray(o));
     return out;
+  }
+
+  private recordSize(buf: Buffer, o: number, at: number): number {
+    const size = buf.readInt32LE(o + 4);
+    if (size <= 0 || size > BLCKSZ) {
+      throw new Error(`backup file "${this.source}" is corrupt: page record at offset ${at} has size ${size} (block ${buf.readUInt32LE(o)})`);
+    }
+    return size;
+  }
+
+  private record(buf: Buffer, o: number): StoredPage {
+    const size = buf.readInt32LE(o + 4);
+    return { block: buf.readUInt32LE(o), compressedSize: size, payload: buf.subarray(o + PAGE_HEADER_SIZE, o + PAGE_HEADER_SIZE + size) };
   }
 
   /** Throws when the file ended inside a record. */

@@ -14,39 +14,65 @@ const BASE = new Int32Array([
   0xe58f764b, 0x187636bc, 0x5d7b3bb1, 0xe73de7de, 0x92bec979, 0xcca6c0b2, 0x304a0979, 0x85aa43d4,
   0x783125bb, 0x6ca8eaa2, 0xe407eac6, 0x4b5cfc3e, 0x9fbf8c76, 0x15ca20be, 0xf2ca9fd3, 0x959bd756,
 ]);
-const sums = new Int32Array(N_SUMS);
 const aligned = new Int32Array(BLCKSZ / 4);
+const ROWS = BLCKSZ / 4 / N_SUMS;
+
+// One Int32Array view per ArrayBuffer, reused page after page: a new view for every page costs more
+// than the checksum of the header fields it replaces.
+let viewOf: ArrayBufferLike | null = null;
+let view: Int32Array<ArrayBufferLike> = aligned;
+let words: Int32Array<ArrayBufferLike> = aligned;
+
+/** Points `words` at the page and returns the page's first word's index in it. */
+function locate(buf: Uint8Array, offset: number): number {
+  const at = buf.byteOffset + offset;
+  if (at % 4 !== 0) {
+    new Uint8Array(aligned.buffer).set(buf.subarray(offset, offset + BLCKSZ));
+    words = aligned;
+    return 0;
+  }
+  if (viewOf !== buf.buffer) {
+    view = new Int32Array(buf.buffer, 0, Math.floor(buf.buffer.byteLength / 4));
+    viewOf = buf.buffer;
+  }
+  words = view;
+  return at / 4;
+}
+
+const mix = (t: number): number => Math.imul(t, FNV_PRIME) ^ (t >>> 17);
 
 /**
  * pg_checksum_page(page, blkno): `blkno` is the block number within the relation (segment number ×
  * RELSEG_SIZE + block in the segment file), not within the file.
+ *
+ * PostgreSQL keeps 32 sums, one per column of 32-bit words, each folding its column row by row.
+ * The columns are independent, so this walks them four at a time, down the whole page, with the
+ * four sums in locals: four multiply chains in flight instead of one, and no sums array in memory
+ * (about twice as fast as row by row).
  */
 export function pageChecksum(buf: Uint8Array, offset: number, blkno: number): number {
-  let words: Int32Array;
-  const at = buf.byteOffset + offset;
-  if (at % 4 === 0) {
-    words = new Int32Array(buf.buffer, at, BLCKSZ / 4);
-  } else {
-    new Uint8Array(aligned.buffer).set(buf.subarray(offset, offset + BLCKSZ));
-    words = aligned;
-  }
-  // The first row apart: pd_checksum (bytes 8–9, the low half of word 2 on little-endian) counts as zero.
-  for (let j = 0; j < N_SUMS; j++) {
-    const t = BASE[j] ^ (j === 2 ? words[2] & -65536 : words[j]);
-    sums[j] = Math.imul(t, FNV_PRIME) ^ (t >>> 17);
-  }
-  for (let i = N_SUMS; i < BLCKSZ / 4; i += N_SUMS) {
-    for (let j = 0; j < N_SUMS; j++) {
-      const t = sums[j] ^ words[i + j];
-      sums[j] = Math.imul(t, FNV_PRIME) ^ (t >>> 17);
-    }
-  }
+  const base = locate(buf, offset);
+  const w32 = words; // a local: the loop below reads it 2,048 times
   let c = 0;
-  for (let j = 0; j < N_SUMS; j++) {
-    let s = sums[j];
-    s = Math.imul(s, FNV_PRIME) ^ (s >>> 17);
-    s = Math.imul(s, FNV_PRIME) ^ (s >>> 17);
-    c ^= s;
+  for (let j = 0; j < N_SUMS; j += 4) {
+    const w = base + j;
+    // The first row: pd_checksum (bytes 8–9, the low half of word 2 on little-endian) counts as zero.
+    let s0 = mix(BASE[j] ^ w32[w]);
+    let s1 = mix(BASE[j + 1] ^ w32[w + 1]);
+    let s2 = mix(BASE[j + 2] ^ (j === 0 ? w32[w + 2] & -65536 : w32[w + 2]));
+    let s3 = mix(BASE[j + 3] ^ w32[w + 3]);
+    for (let i = w + N_SUMS, end = w + ROWS * N_SUMS; i < end; i += N_SUMS) {
+      const t0 = s0 ^ w32[i];
+      const t1 = s1 ^ w32[i + 1];
+      const t2 = s2 ^ w32[i + 2];
+      const t3 = s3 ^ w32[i + 3];
+      s0 = Math.imul(t0, FNV_PRIME) ^ (t0 >>> 17);
+      s1 = Math.imul(t1, FNV_PRIME) ^ (t1 >>> 17);
+      s2 = Math.imul(t2, FNV_PRIME) ^ (t2 >>> 17);
+      s3 = Math.imul(t3, FNV_PRIME) ^ (t3 >>> 17);
+    }
+    // Two rounds of zeros, as pg_checksum_block ends.
+    c ^= mix(mix(s0)) ^ mix(mix(s1)) ^ mix(mix(s2)) ^ mix(mix(s3));
   }
   c = (c ^ blkno) >>> 0;
   return (c % 65535) + 1;

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import * as activities from '../activities';
+import { filePool } from '../activities/threads/pool';
 import { CliError } from '../client/errors';
 import { workflowBundlePath } from '../client/temporal/installPaths';
 import { installRuntime } from './runtime';
@@ -39,6 +40,8 @@ export function requireWorkflowBundle(explicit?: string): string {
 export async function createBackupWorker(opts: BackupWorkerOptions): Promise<Worker> {
   installRuntime();
   const codePath = requireWorkflowBundle(opts.workflowBundlePath);
+  // The file threads load their modules while the worker loads the workflow bundle.
+  filePool().prestart(opts.maxConcurrentActivities);
   return Worker.create({
     connection: opts.nativeConnection,
     namespace: opts.namespace,

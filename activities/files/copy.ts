@@ -14,7 +14,7 @@ import { parsePgControl } from '../../core/pgControl';
 import type { CompressAlg } from '../../core/types';
 import { AttemptGuard, removeStaleTempFiles } from '../attemptGuard';
 import { fsyncDir, writeFileAtomic } from '../atomicWrite';
-import { filePool } from '../threads/pool';
+import { filePool, mapInFlight } from '../threads/pool';
 import type { Copied, DataFileOptions } from './copyFile';
 import { backupPath, batchHeaderFile, batchResultFile, listBackupFiles, makeCopyPlan, planFile, sourcePath, type CopyPlan, type PlanEntry } from './plan';
 
@@ -101,56 +101,62 @@ function fileOptions(o: CopyBatchInput): DataFileOptions {
   return { compressAlg: o.compressAlg, compressLevel: o.compressLevel, checksumVersion: o.checksumVersion, skipBlockValidation: o.skipBlockValidation, noSync: o.noSync };
 }
 
-/** Copies files into the backup (each on a file thread); the entries and page header blobs they get. */
+/**
+ * Copies files into the backup on the file threads, as many in flight as the threads take (small
+ * files overlap their waits); the entries and page header blobs they get, in the files' order.
+ */
 export async function copyFiles(files: PlanEntry[], input: CopyBatchInput, what: string, guard: AttemptGuard): Promise<BatchResult & { hdr: Buffer }> {
   const ctx = Context.current();
   const result: BatchResult = { files: 0, bytesRead: 0, entries: [], headers: {} };
-  const hdrChunks: Buffer[] = [];
-  let hdrOff = 0;
   const onBytes = (n: number) => {
     result.bytesRead += n;
     ctx.heartbeat({ what, bytesRead: result.bytesRead });
   };
   const pool = filePool();
   pool.allow(input.threads ?? 1);
-  for (const e of files) {
+  const copied = await mapInFlight(files, pool.capacity, async (e) => {
     const src = sourcePath(e, input.pgdata, input.externalDirs);
     const dst = backupPath(e, input.backupDir);
     const tmp = dst + guard.tmpSuffix;
-    let copied: Copied | null;
     try {
-      copied = e.isDatafile
+      const c = e.isDatafile
         ? await pool.run('copyDataFile', { src, tmp, segno: e.segno ?? 0, opts: fileOptions(input) }, onBytes, ctx.cancellationSignal)
         : await pool.run('copyPlainFile', { src, tmp, mode: e.mode, sync: !input.noSync }, onBytes, ctx.cancellationSignal);
-      if (copied?.stored) await guard.commit(tmp, dst);
+      if (c?.stored) await guard.commit(tmp, dst);
+      return c;
     } catch (err) {
       await fs.rm(tmp, { force: true }); // failed, cancelled or superseded: its temp file goes with it
       throw err;
     }
-    if (!copied) continue; // vanished since listing: a dropped relation
+  });
+  const hdrChunks: Buffer[] = [];
+  let hdrOff = 0;
+  files.forEach((e, i) => {
+    const c = copied[i];
+    if (!c) return; // vanished since listing: a dropped relation
     result.files++;
     const entry: FileEntry = {
       path: e.path,
-      size: copied.writeSize,
+      size: c.writeSize,
       mode: e.mode,
       isDatafile: e.isDatafile,
       isCfs: false,
-      crc: copied.crc,
-      compressAlg: e.isDatafile ? copied.compressAlg : 'none',
+      crc: c.crc,
+      compressAlg: e.isDatafile ? c.compressAlg : 'none',
       externalDirNum: e.externalDirNum,
       dbOid: e.dbOid,
-      fullSize: copied.fullSize,
-      ...(e.isDatafile ? { segno: e.segno ?? 0, nBlocks: copied.nBlocks } : {}),
+      fullSize: c.fullSize,
+      ...(e.isDatafile ? { segno: e.segno ?? 0, nBlocks: c.nBlocks } : {}),
     };
-    if (copied.headerBlob) {
-      entry.nHeaders = copied.nHeaders;
-      entry.hdrCrc = copied.hdrCrc;
-      result.headers[result.entries.length] = [hdrOff, copied.headerBlob.length];
-      hdrChunks.push(Buffer.from(copied.headerBlob.buffer, copied.headerBlob.byteOffset, copied.headerBlob.length));
-      hdrOff += copied.headerBlob.length;
+    if (c.headerBlob) {
+      entry.nHeaders = c.nHeaders;
+      entry.hdrCrc = c.hdrCrc;
+      result.headers[result.entries.length] = [hdrOff, c.headerBlob.length];
+      hdrChunks.push(Buffer.from(c.headerBlob.buffer, c.headerBlob.byteOffset, c.headerBlob.length));
+      hdrOff += c.headerBlob.length;
     }
     result.entries.push(entry);
-  }
+  });
   return { ...result, hdr: Buffer.concat(hdrChunks) };
 }
 

@@ -12,7 +12,7 @@ import { pglzCompress } from '../../core/pglz';
 import { pageChecksum, relationBlockNumber, verifyPage } from '../../core/pageChecksum';
 import { BLCKSZ, type CompressAlg } from '../../core/types';
 import type { JobContext } from '../threads/jobs';
-import { scratch } from '../threads/scratch';
+import { SyncBehind } from '../threads/syncBehind';
 
 const CHUNK_PAGES = 128; // 1 MiB reads
 
@@ -59,11 +59,12 @@ export async function copyPlainFile(a: { src: string; tmp: string; mode: number;
     await inFh.close();
     throw e;
   });
+  const flush = new SyncBehind(outFh, a.sync);
   let crc = 0;
   let total = 0;
   let ok = false;
   try {
-    const buf = scratch('plain', 1 << 20);
+    const buf = ctx.scratch('plain', Math.min(1 << 20, Math.max(BLCKSZ, (await inFh.stat()).size + 1)));
     for (;;) {
       checkCancelled(ctx);
       const { bytesRead } = await inFh.read(buf, 0, buf.length, null);
@@ -71,13 +72,15 @@ export async function copyPlainFile(a: { src: string; tmp: string; mode: number;
       const chunk = buf.subarray(0, bytesRead);
       crc = crc32c(chunk, crc);
       await outFh.write(chunk);
+      flush.wrote(bytesRead);
       total += bytesRead;
       ctx.progress(bytesRead);
     }
     await outFh.chmod(a.mode & 0o7777);
-    if (a.sync) await outFh.sync();
+    await flush.finish();
     ok = true;
   } finally {
+    await flush.settle();
     await inFh.close();
     await outFh.close();
     if (!ok) await fs.rm(a.tmp, { force: true }); // failed or cancelled: leave nothing half-written
@@ -98,6 +101,7 @@ export async function copyDataFile(a: { src: string; tmp: string; segno: number;
     await inFh.close();
     throw e;
   });
+  const flush = new SyncBehind(outFh, !opts.noSync);
   const compress = pageCompressor(opts.compressAlg, opts.compressLevel);
   const verify = !opts.skipBlockValidation;
   const checksums = opts.checksumVersion !== 0;
@@ -107,16 +111,18 @@ export async function copyDataFile(a: { src: string; tmp: string; segno: number;
   let nBlocks = 0;
   // Two buffers each way: the next chunk is read and the previous one written while this one is
   // checked, so the disk and the CPU work at the same time.
-  const inBufs = [scratch('in0', CHUNK_PAGES * BLCKSZ), scratch('in1', CHUNK_PAGES * BLCKSZ)];
-  const outBufs = [scratch('out0', CHUNK_PAGES * (BLCKSZ + PAGE_HEADER_SIZE)), scratch('out1', CHUNK_PAGES * (BLCKSZ + PAGE_HEADER_SIZE))];
   let writing: Promise<unknown> = Promise.resolve();
   let reading: Promise<{ want: number; got: number }> | null = null;
   let ok = false;
   try {
     const size = (await inFh.stat()).size;
     const totalBlocks = Math.floor(size / BLCKSZ);
+    // A small file asks for small buffers: its slot may never hold a large one.
+    const chunkPages = Math.max(1, Math.min(CHUNK_PAGES, totalBlocks));
+    const inBufs = [ctx.scratch('in0', chunkPages * BLCKSZ), ctx.scratch('in1', chunkPages * BLCKSZ)];
+    const outBufs = [ctx.scratch('out0', chunkPages * (BLCKSZ + PAGE_HEADER_SIZE)), ctx.scratch('out1', chunkPages * (BLCKSZ + PAGE_HEADER_SIZE))];
     const readChunk = (k: number, from: number) => {
-      const want = Math.min(CHUNK_PAGES, totalBlocks - from) * BLCKSZ;
+      const want = Math.min(chunkPages, totalBlocks - from) * BLCKSZ;
       return inFh.read(inBufs[k % 2], 0, want, from * BLCKSZ).then((r) => ({ want, got: r.bytesRead }));
     };
     reading = totalBlocks > 0 ? readChunk(0, 0) : null;
@@ -149,17 +155,17 @@ export async function copyDataFile(a: { src: string; tmp: string; segno: number;
       const chunk = out.subarray(0, o);
       crc = crc32c(chunk, crc);
       await writing; // the other output buffer is free again
-      writing = outFh.write(chunk);
+      writing = outFh.write(chunk).then(() => flush.wrote(o));
       pos += o;
       nBlocks += pages;
       ctx.progress(pages * BLCKSZ);
     }
     await writing;
-    if (!opts.noSync) await outFh.sync();
+    await flush.finish();
     ok = true;
   } finally {
-    // A failure leaves a read or write in flight: let it end before its file is closed.
-    await Promise.allSettled([writing, reading]);
+    // A failure leaves a read, write or flush in flight: let it end before its file is closed.
+    await Promise.allSettled([writing, reading, flush.settle()]);
     await inFh.close();
     await outFh.close();
     if (!ok) await fs.rm(tmp, { force: true }); // failed or cancelled: leave nothing half-written

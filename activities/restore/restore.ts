@@ -18,7 +18,7 @@ import type { RestoreRequest } from '../../core/requests';
 import { BLCKSZ } from '../../core/types';
 import { removeStaleTempFiles } from '../attemptGuard';
 import { fsyncDir, writeFileAtomic } from '../atomicWrite';
-import { filePool } from '../threads/pool';
+import { filePool, mapInFlight } from '../threads/pool';
 import { loadBackup } from './validate';
 
 const STATE_DIR = '.gs_probackup_restore';
@@ -181,8 +181,8 @@ export async function restoreBatch(input: { pgdata: string; batchNo: number; noS
   pool.allow(input.threads ?? 1);
   const plan = JSON.parse(await fs.readFile(planPath(input.pgdata), 'utf8')) as SavedPlan;
   let bytes = 0;
-  let files = 0;
-  for (const i of plan.batches[input.batchNo]) {
+  // As many files in flight as the threads take: small files overlap their opens and fsyncs.
+  await mapInFlight(plan.batches[input.batchNo], pool.capacity, async (i) => {
     const { entry, target } = plan.layout.files[i];
     const e = plan.entries[entry];
     // Restored content is the backup's, the same for every attempt: no claim needed, but a
@@ -194,8 +194,8 @@ export async function restoreBatch(input: { pgdata: string; batchNo: number; noS
       bytes += k;
       ctx.heartbeat({ batch: input.batchNo, bytes });
     }, ctx.cancellationSignal);
-    files++;
-  }
+  });
+  const files = plan.batches[input.batchNo].length;
   return { files, bytes };
 }
 

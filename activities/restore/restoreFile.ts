@@ -8,8 +8,8 @@ import type { FileEntry } from '../../core/backupContent';
 import { PageRecordSplitter } from '../../core/dataFileFormat';
 import { BLCKSZ } from '../../core/types';
 import type { JobContext } from '../threads/jobs';
-import { scratch } from '../threads/scratch';
-import { pageFromRecord, readStored, storedPath } from './validate';
+import { SyncBehind } from '../threads/syncBehind';
+import { pageFromRecord, readBuffers, readStored, storedPath } from './validate';
 
 export async function restoreFile(a: { backupDir: string; entry: FileEntry; target: string; tmp: string; sync: boolean }, ctx: JobContext): Promise<void> {
   const { backupDir, entry: e, target, tmp, sync } = a;
@@ -19,15 +19,16 @@ export async function restoreFile(a: { backupDir: string; entry: FileEntry; targ
   };
   const src = storedPath(backupDir, e);
   const out = await fs.open(tmp, 'w', 0o600);
+  const behind = new SyncBehind(out, sync);
   try {
     if (e.isDatafile) {
       if (e.size > 0) {
         const splitter = new PageRecordSplitter(src);
-        const pages = new PageRun(out);
+        const pages = new PageRun(out, behind, ctx.scratch('pages', Math.min(128, Math.max(1, e.nBlocks ?? 128)) * BLCKSZ));
         const got = await readStored(src, async (chunk) => {
           for (const rec of splitter.push(chunk)) await pages.add(rec.block, pageFromRecord(rec, e.compressAlg, src));
           onBytes(chunk.length);
-        }, scratch('read', 1 << 20));
+        }, readBuffers(ctx.scratch, e.size));
         splitter.end();
         await pages.flush();
         if (got.crc !== e.crc) throw new Error(`backup file "${src}" is damaged: CRC ${got.crc}, expected ${e.crc}`);
@@ -37,16 +38,18 @@ export async function restoreFile(a: { backupDir: string; entry: FileEntry; targ
     } else if (e.size > 0) {
       const got = await readStored(src, async (chunk) => {
         await out.write(chunk);
+        behind.wrote(chunk.length);
         onBytes(chunk.length);
-      }, scratch('read', 1 << 20));
+      }, readBuffers(ctx.scratch, e.size));
       const isPgControl = e.path === 'global/pg_control' && e.externalDirNum === 0;
       if (!isPgControl && (got.crc !== e.crc || got.size !== e.size)) {
         throw new Error(`backup file "${src}" is damaged: ${got.size} bytes with CRC ${got.crc}, expected ${e.size} bytes with CRC ${e.crc}`);
       }
     }
     await out.chmod(e.mode & 0o7777);
-    if (sync) await out.sync();
+    await behind.finish();
   } catch (err) {
+    await behind.settle();
     await out.close();
     await fs.rm(tmp, { force: true }); // failed or cancelled: leave nothing half-written
     throw err;
@@ -57,11 +60,14 @@ export async function restoreFile(a: { backupDir: string; entry: FileEntry; targ
 
 /** Collects consecutive blocks and writes them at once: 1 MiB writes, not one per page. */
 class PageRun {
-  private readonly buf = scratch('pages', 128 * BLCKSZ);
   private first = 0;
   private n = 0;
 
-  constructor(private readonly out: fs.FileHandle) {}
+  constructor(
+    private readonly out: fs.FileHandle,
+    private readonly behind: SyncBehind,
+    private readonly buf: Buffer,
+  ) {}
 
   async add(block: number, page: Buffer): Promise<void> {
     if (this.n > 0 && (block !== this.first + this.n || this.n * BLCKSZ === this.buf.length)) await this.flush();
@@ -73,6 +79,7 @@ class PageRun {
   async flush(): Promise<void> {
     if (this.n === 0) return;
     await this.out.write(this.buf, 0, this.n * BLCKSZ, this.first * BLCKSZ);
+    this.behind.wrote(this.n * BLCKSZ);
     this.n = 0;
   }
 }

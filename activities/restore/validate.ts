@@ -23,8 +23,8 @@ import { parsePgControl, verifyPgControlCrc } from '../../core/pgControl';
 import { pglzDecompress } from '../../core/pglz';
 import { BLCKSZ, DEFAULT_XLOG_SEG_SIZE, type CompressAlg } from '../../core/types';
 import type { BackupId } from '../../core/backupId';
-import { scratch } from '../threads/scratch';
-import { filePool } from '../threads/pool';
+import type { Scratch } from '../threads/scratch';
+import { filePool, mapInFlight } from '../threads/pool';
 
 export interface LoadedBackup {
   backupDir: string;
@@ -63,28 +63,44 @@ export function pageFromRecord(p: StoredPage, alg: CompressAlg, file: string): B
   }
 }
 
-/** Reads a stored file in chunks (into `buf`), feeding CRC and, for data files, the page records. */
-export async function readStored(file: string, onChunk: (chunk: Buffer) => void | Promise<void>, buf: Buffer): Promise<{ size: number; crc: number }> {
+/** Two read buffers for a stored file of `size` bytes: 1 MiB each, or what a smaller file needs. */
+export function readBuffers(scratch: Scratch, size: number): [Buffer, Buffer] {
+  const n = Math.min(1 << 20, Math.max(BLCKSZ, size + 1));
+  return [scratch('read0', n), scratch('read1', n)];
+}
+
+/**
+ * Reads a stored file in chunks, feeding CRC and `onChunk`; the next chunk is read (into the other
+ * buffer) while `onChunk` works on this one, so the disk and the CPU work at the same time.
+ */
+export async function readStored(file: string, onChunk: (chunk: Buffer) => void | Promise<void>, bufs: readonly [Buffer, Buffer]): Promise<{ size: number; crc: number }> {
   const fh = await fs.open(file, 'r');
   let crc = 0;
   let size = 0;
+  let reading: Promise<number> | null = null;
   try {
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+    reading = fh.read(bufs[0], 0, bufs[0].length, null).then((r) => r.bytesRead);
+    for (let k = 0; ; k++) {
+      const bytesRead = await reading;
+      reading = null;
       if (bytesRead === 0) break;
-      const chunk = buf.subarray(0, bytesRead);
+      const chunk = bufs[k % 2].subarray(0, bytesRead);
+      const other = bufs[(k + 1) % 2];
+      reading = fh.read(other, 0, other.length, null).then((r) => r.bytesRead);
       crc = crc32c(chunk, crc);
       size += bytesRead;
       await onChunk(chunk);
     }
   } finally {
+    // A failure leaves a read in flight: let it end before the file is closed.
+    if (reading) await reading.catch(() => undefined);
     await fh.close();
   }
   return { size, crc };
 }
 
 /** One file of a backup against its entry: null when it is sound, else the problem. Runs on a file thread. */
-export async function checkFile(backupDir: string, e: FileEntry, control: BackupControl, blockValidation: boolean, onBytes?: (n: number) => void): Promise<string | null> {
+export async function checkFile(backupDir: string, e: FileEntry, control: BackupControl, blockValidation: boolean, scratch: Scratch, onBytes?: (n: number) => void): Promise<string | null> {
   const file = storedPath(backupDir, e);
   if (e.path === 'global/pg_control' && e.externalDirNum === 0) {
     let buf: Buffer;
@@ -120,7 +136,7 @@ export async function checkFile(backupDir: string, e: FileEntry, control: Backup
           pageError = `file "${file}", block ${rec.block}: page header is invalid`;
         }
       }
-    }, scratch('read', 1 << 20));
+    }, readBuffers(scratch, e.size));
     splitter?.end();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return `file "${file}" is missing`;
@@ -136,7 +152,7 @@ const MAX_ERRORS = 100;
 
 /**
  * Page checks, CRCs and decompression are CPU work: the files go to the process's file threads
- * (activities/threads), `threads` at a time, largest first so that the lanes end together.
+ * (activities/threads), as many in flight as they take, largest first so that they end together.
  */
 async function checkOnThreads(backupDir: string, control: BackupControl, items: { index: number; entry: FileEntry }[], blockValidation: boolean, threads: number, onChecked: () => void): Promise<{ index: number; error: string }[]> {
   const ctx = Context.current();
@@ -144,16 +160,13 @@ async function checkOnThreads(backupDir: string, control: BackupControl, items: 
   pool.allow(threads);
   const order = [...items].sort((a, b) => b.entry.size - a.entry.size);
   const errors: { index: number; error: string }[] = [];
-  let next = 0;
-  const lane = async () => {
-    while (next < order.length && errors.length < MAX_ERRORS) {
-      const { index, entry } = order[next++];
-      const error = await pool.run('checkFile', { backupDir, entry, control, blockValidation }, () => ctx.heartbeat(), ctx.cancellationSignal);
-      if (error) errors.push({ index, error });
-      onChecked();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(threads, order.length) }, lane));
+  // As many files in flight as the threads take: small files overlap their opens and reads.
+  await mapInFlight(order, pool.capacity, async ({ index, entry }) => {
+    if (errors.length >= MAX_ERRORS) return;
+    const error = await pool.run('checkFile', { backupDir, entry, control, blockValidation }, () => ctx.heartbeat(), ctx.cancellationSignal);
+    if (error) errors.push({ index, error });
+    onChecked();
+  });
   return errors.sort((x, y) => x.index - y.index);
 }
 

@@ -4,12 +4,15 @@ import { restoreFile } from '../restore/restoreFile';
 import { checkFile } from '../restore/validate';
 import type { BackupControl } from '../../core/backupControl';
 import type { FileEntry } from '../../core/backupContent';
+import type { Scratch } from './scratch';
 
 export interface JobContext {
   /** Bytes done since the last call: the activity heartbeats with them. */
   progress(bytes: number): void;
   /** The activity was cancelled: stop at the next chunk. */
   cancelled(): boolean;
+  /** Buffers reused by the jobs that run in this job's slot after it. */
+  scratch: Scratch;
 }
 
 export const jobs = {
@@ -17,7 +20,7 @@ export const jobs = {
   copyPlainFile,
   restoreFile,
   checkFile: (a: { backupDir: string; entry: FileEntry; control: BackupControl; blockValidation: boolean }, ctx: JobContext) =>
-    checkFile(a.backupDir, a.entry, a.control, a.blockValidation, (n) => ctx.progress(n)),
+    checkFile(a.backupDir, a.entry, a.control, a.blockValidation, ctx.scratch, (n) => ctx.progress(n)),
 };
 
 export type FileJobs = typeof jobs;

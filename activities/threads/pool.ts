@@ -22,16 +22,24 @@ export type ThreadReply =
   | { id: number; error: { message: string; type?: string; nonRetryable?: boolean; code?: string } };
 
 interface Running {
+  worker: Worker;
   resolve(v: unknown): void;
   reject(e: unknown): void;
   onProgress?: (bytes: number) => void;
   cancelled: boolean;
 }
 
+/**
+ * Jobs a thread runs at once. One would do for a large file, which keeps its thread's core busy; a
+ * small file is mostly waiting (open, fsync, rename on libuv's threads), and a few of them in
+ * flight per thread overlap those waits.
+ */
+export const JOBS_PER_THREAD = 4;
+
 class FilePool {
-  private readonly idle: Worker[] = [];
-  private readonly busy = new Map<Worker, number>();
-  private readonly waiting: Array<(w: Worker) => void> = [];
+  /** Every thread, with the ids of the jobs it runs. */
+  private readonly threads = new Map<Worker, Set<number>>();
+  private readonly waiting: Array<() => void> = [];
   private readonly running = new Map<number, Running>();
   private nextId = 1;
   private size = Math.max(2, os.availableParallelism());
@@ -41,11 +49,20 @@ class FilePool {
     this.size = Math.max(this.size, n);
   }
 
+  /** Jobs worth keeping in flight: more only wait in the queue. */
+  get capacity(): number {
+    return this.size * JOBS_PER_THREAD;
+  }
+
+  /** Starts the threads ahead of the first job: a thread's start (loading its modules) is not free. */
+  prestart(n: number): void {
+    this.allow(n);
+    while (this.threads.size < this.size) this.spawn();
+  }
+
   async run<K extends JobName>(job: K, args: JobArgs<K>, onProgress?: (bytes: number) => void, signal?: AbortSignal): Promise<JobResult<K>> {
-    const worker = await this.acquire();
     const id = this.nextId++;
-    this.busy.set(worker, id);
-    worker.ref(); // a job in flight keeps the process alive; an idle thread does not
+    const worker = await this.acquire(id);
     return new Promise<JobResult<K>>((resolve, reject) => {
       // The thread stops at its next chunk and removes what it wrote; the job ends (cancelled) when
       // it says so, so that nothing half-written outlives the activity.
@@ -55,6 +72,7 @@ class FilePool {
       };
       const done = () => signal?.removeEventListener('abort', onAbort);
       const r: Running = {
+        worker,
         resolve: (v) => (done(), resolve(v as JobResult<K>)),
         reject: (e) => (done(), reject(e)),
         onProgress,
@@ -67,34 +85,56 @@ class FilePool {
     });
   }
 
-  /** A thread, counted busy at once (so that concurrent callers do not spawn past the size). */
-  private acquire(): Promise<Worker> {
-    let w = this.idle.pop();
-    if (!w && this.busy.size < this.size) w = this.spawn();
-    if (w) {
-      this.busy.set(w, 0);
-      return Promise.resolve(w);
-    }
-    return new Promise((resolve) => this.waiting.push(resolve));
+  /** A thread for job `id`, counted at once (so that concurrent callers do not spawn past the size). */
+  private acquire(id: number): Promise<Worker> {
+    const w = this.pick();
+    if (w) return Promise.resolve(this.take(w, id));
+    return new Promise((resolve) => {
+      const retry = () => {
+        const t = this.pick();
+        if (t) resolve(this.take(t, id));
+        else this.waiting.unshift(retry);
+      };
+      this.waiting.push(retry);
+    });
   }
 
-  private release(w: Worker): void {
-    const next = this.waiting.shift();
-    if (next) {
-      this.busy.set(w, 0);
-      next(w);
-    } else {
-      this.busy.delete(w);
-      w.unref();
-      this.idle.push(w);
+  /** The least loaded thread; a new one rather than a second job on a busy one, while the size allows. */
+  private pick(): Worker | null {
+    let best: Worker | null = null;
+    let load = Infinity;
+    for (const [w, jobs] of this.threads) {
+      if (jobs.size < load) {
+        best = w;
+        load = jobs.size;
+      }
     }
+    if (load === 0) return best;
+    if (this.threads.size < this.size) return this.spawn();
+    return load < JOBS_PER_THREAD ? best : null;
+  }
+
+  private take(w: Worker, id: number): Worker {
+    const jobs = this.threads.get(w)!;
+    if (jobs.size === 0) w.ref(); // a job in flight keeps the process alive; an idle thread does not
+    jobs.add(id);
+    return w;
+  }
+
+  private release(w: Worker, id: number): void {
+    const jobs = this.threads.get(w);
+    if (!jobs) return;
+    jobs.delete(id);
+    if (jobs.size === 0) w.unref();
+    this.waiting.shift()?.();
   }
 
   private spawn(): Worker {
     // Small heaps: a thread holds a few MiB of buffers; the default young generation would let
     // garbage pile up to tens of MiB per thread before it is collected.
     const w = new Worker(path.join(__dirname, 'thread.js'), { resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 256 } });
-    w.on('message', (m: ThreadReply) => this.onReply(w, m));
+    this.threads.set(w, new Set());
+    w.on('message', (m: ThreadReply) => this.onReply(m));
     w.on('error', (e) => this.onDeath(w, e));
     w.on('exit', (code) => this.onDeath(w, new Error(`file thread exited with code ${code}`)));
     // Idle threads must not keep a finished CLI alive (after the listeners: adding one refs again).
@@ -102,7 +142,7 @@ class FilePool {
     return w;
   }
 
-  private onReply(w: Worker, m: ThreadReply): void {
+  private onReply(m: ThreadReply): void {
     const r = this.running.get(m.id);
     if (!r) return;
     if ('progress' in m) {
@@ -110,27 +150,23 @@ class FilePool {
       return;
     }
     this.running.delete(m.id);
-    this.release(w);
+    this.release(r.worker, m.id);
     if (r.cancelled) r.reject(new CancelledFailure('cancelled'));
     else if ('result' in m) r.resolve(m.result);
     else r.reject(rebuildError(m.error));
   }
 
   private onDeath(w: Worker, e: Error): void {
-    const i = this.idle.indexOf(w);
-    if (i >= 0) this.idle.splice(i, 1);
-    const id = this.busy.get(w);
-    this.busy.delete(w);
-    if (id === undefined) return;
-    const r = this.running.get(id);
-    this.running.delete(id);
-    r?.reject(e);
-    const next = this.waiting.shift();
-    if (next) {
-      const fresh = this.spawn();
-      this.busy.set(fresh, 0);
-      next(fresh);
+    const jobs = this.threads.get(w);
+    if (!jobs) return;
+    this.threads.delete(w);
+    for (const id of jobs) {
+      const r = this.running.get(id);
+      this.running.delete(id);
+      r?.reject(e);
     }
+    // Waiters may now start a thread in its place.
+    for (let n = this.waiting.length; n > 0; n--) this.waiting.shift()?.();
   }
 }
 
@@ -147,4 +183,29 @@ let pool: FilePool | undefined;
 /** The process's file threads, started on first use. */
 export function filePool(): FilePool {
   return (pool ??= new FilePool());
+}
+
+/**
+ * `fn` over `items`, up to `limit` at a time; results in the items' order. After a failure no new
+ * item starts, those running end, and the first error is thrown.
+ */
+export async function mapInFlight<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  let error: unknown;
+  const lane = async () => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i], i);
+      } catch (e) {
+        if (!failed) error = e;
+        failed = true;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
+  if (failed) throw error;
+  return results;
 }
