@@ -1,5 +1,5 @@
 import { dbOidOf, dropUnloggedForks, parseRelationPath, skipsDirContent, skipsFile } from '../../core/fileClassify';
-import { planBatches } from '../../core/batchPlan';
+import { batchLimitsFor, DEFAULT_BATCH_LIMITS, MAX_BATCHES, planBatches } from '../../core/batchPlan';
 
 const opts = { backupPgLog: false, backupPgReplslot: false };
 
@@ -39,4 +39,23 @@ test('batches: bounded by bytes and count, every file exactly once, largest firs
     expect(batch.length).toBeLessThanOrEqual(3);
     if (batch.length > 1) expect(batch.reduce((s, i) => s + sizes[i], 0)).toBeLessThanOrEqual(100);
   }
+});
+
+test('batches: a run has at most MAX_BATCHES whatever the cluster size (history stays bounded)', () => {
+  const GB = 1 << 30;
+  const clusters: Record<string, number[]> = {
+    // 10 TB of full 1 GB segments: with 64 MiB batches, one batch per segment (10,240).
+    '10 TB of segments': Array.from({ length: 10240 }, () => GB),
+    // 2M small relation files.
+    '2M small files': Array.from({ length: 2_000_000 }, (_, i) => 8192 * (1 + (i % 3))),
+    // A mix: big segments, tails, small files.
+    'mixed 3 TB': [...Array.from({ length: 3000 }, () => GB), ...Array.from({ length: 3000 }, (_, i) => (i * 7919) % GB), ...Array.from({ length: 300_000 }, () => 16384)],
+  };
+  for (const [name, sizes] of Object.entries(clusters)) {
+    const b = planBatches(sizes);
+    expect({ name, n: b.length, ok: b.length <= MAX_BATCHES }).toEqual({ name, n: b.length, ok: true });
+    expect(b.reduce((n, x) => n + x.length, 0)).toBe(sizes.length);
+  }
+  // A cluster of a few GB keeps the default 64 MiB / 1000-file batches.
+  expect(batchLimitsFor(Array.from({ length: 5000 }, () => 1 << 20))).toEqual(DEFAULT_BATCH_LIMITS);
 });
