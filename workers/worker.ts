@@ -21,6 +21,8 @@ export interface BackupWorkerOptions {
   workflowBundlePath?: string;
   /** Shown in the Web UI's worker list. */
   identity?: string;
+  /** The CLI's in-process worker: it shuts down once its command's workflow has closed. */
+  embedded?: boolean;
 }
 
 /** The backup session activity holds one slot for the whole copy; the copy batches need the rest. */
@@ -60,6 +62,8 @@ export async function createBackupWorker(opts: BackupWorkerOptions): Promise<Wor
     defaultHeartbeatThrottleInterval: '1s',
     // Running activities get this long to finish before they are cancelled, then shutdown gives up.
     shutdownGraceTime: '5s',
-    shutdownForceTime: '30s',
+    // The CLI's worker shuts down after its workflow closed: what still runs then is a superseded
+    // attempt, not worth holding the command's exit for long.
+    shutdownForceTime: opts.embedded ? '10s' : '30s',
   });
 }

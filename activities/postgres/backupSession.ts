@@ -15,7 +15,7 @@ import { lsnToBigInt, parseLsn, walFileName, type Lsn } from '../../core/lsn';
 import type { PgConnection } from '../../core/requests';
 import { writeFileAtomic } from '../atomicWrite';
 import { activitySleep } from '../cancellableSleep';
-import { connectionLost, connectPg, queryOne, serverEpoch, serverTermination } from './connection';
+import { closePg, connectionLost, connectPg, queryOne, serverEpoch, serverTermination } from './connection';
 import { WalReceiver } from './walReceiver';
 
 export interface BackupSessionInput {
@@ -99,11 +99,11 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
 
   const conn = await connectPg(input.connection);
   const epoch = await serverEpoch(conn).catch(async (e) => {
-    await conn.end().catch(() => undefined);
+    await closePg(conn);
     throw e;
   });
   if (previous?.serverEpoch && previous.serverEpoch !== epoch) {
-    await conn.end().catch(() => undefined);
+    await closePg(conn);
     throw ApplicationFailure.nonRetryable(
       `the database server restarted or recovered from a crash during the backup ` +
         `(postmaster start / crash recovery: ${previous.serverEpoch} before, ${epoch} now); ` +
@@ -256,8 +256,8 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
     if (aliveTimer) clearInterval(aliveTimer);
     receiver?.stopTimers();
     // Closing the connection aborts a backup still in progress and drops a temporary slot.
-    await conn.end().catch(() => undefined);
-    await repl?.end().catch(() => undefined);
+    await closePg(conn);
+    if (repl) await closePg(repl);
   }
 }
 
@@ -298,7 +298,7 @@ export async function dropBackupSlot(input: { connection: PgConnection; backupId
     }
     throw new Error(`replication slot "${slot}" stays active: drop it with pg_drop_replication_slot('${slot}')`);
   } finally {
-    await conn.end().catch(() => undefined);
+    await closePg(conn);
   }
 }
 

@@ -43,6 +43,21 @@ export async function connectPg(conn: PgConnection, opts: { replication?: boolea
 
 const lostConnections = new WeakMap<Client, Error>();
 
+/**
+ * Ends a connection, bounded: a graceful end waits for the server to hang up, and a backend or WAL
+ * sender that is stopped (SIGSTOP, a frozen host) never does, which would hold the activity and its
+ * worker's shutdown forever. Past `ms` the socket is destroyed.
+ */
+export async function closePg(client: Client, ms = 3000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const ended = await Promise.race([
+    client.end().then(() => true, () => true),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms))),
+  ]);
+  clearTimeout(timer);
+  if (!ended) (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+}
+
 /** Why the server dropped this connection, once it has. */
 export function connectionLost(client: Client): Error | undefined {
   return lostConnections.get(client);

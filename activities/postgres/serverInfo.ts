@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { PgConnection } from '../../core/requests';
-import { connectPg, queryOne } from './connection';
+import { closePg, connectPg, queryOne } from './connection';
 
 export interface ServerInfo {
   systemIdentifier: string;
@@ -51,6 +51,6 @@ export async function inspectInstanceServer(input: { connection: PgConnection })
       isSuperuser: r.superuser === 'on',
     };
   } finally {
-    await client.end().catch(() => undefined);
+    await closePg(client);
   }
 }

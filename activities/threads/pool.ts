@@ -5,7 +5,6 @@
  * checks and writes it, posting byte counts the activity turns into heartbeats; the activity keeps
  * every decision that must be made once (claims, renames into place, results).
  */
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
@@ -42,9 +41,10 @@ class FilePool {
   private readonly waiting: Array<() => void> = [];
   private readonly running = new Map<number, Running>();
   private nextId = 1;
-  private size = Math.max(2, os.availableParallelism());
+  /** -j: a DBA limits the load on a production host with it, so threads are started up to -j only. */
+  private size = 1;
 
-  /** At least `n` threads may run at once (-j above the number of cores). */
+  /** At least `n` threads may run at once (the -j of a command; a `gs_probackup worker` serves the largest). */
   allow(n: number): void {
     this.size = Math.max(this.size, n);
   }

@@ -106,8 +106,21 @@ async function withEmbeddedWorker<T>(o: FollowOptions, fn: () => Promise<T>): Pr
     namespace: ctx.namespace,
     taskQueue: ctx.taskQueue,
     maxConcurrentActivities: o.threads,
+    embedded: true,
   });
-  return worker.runUntil(fn());
+  let done: { value: T } | undefined;
+  try {
+    return await worker.runUntil(async () => {
+      const value = await fn();
+      done = { value };
+      return value;
+    });
+  } catch (e) {
+    // The workflow closed and its outcome is known: a worker that then cannot shut down in time (a
+    // superseded attempt stuck on a frozen peer) does not change it. The SDK has logged why.
+    if (done) return done.value;
+    throw e;
+  }
 }
 
 async function startAndFollow<T>(o: RunWorkflowOptions): Promise<T> {

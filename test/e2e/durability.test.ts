@@ -189,17 +189,27 @@ describe('durability', () => {
   });
 
   test('a stalled WAL stream (walsender SIGSTOPped) fails its attempt after -t; once it runs again the backup finishes OK and restores exactly', async () => {
-    const args = ['backup', '--instance', 'n', '-b', 'FULL', '--stream', '-j', '1', '-t', '4'];
+    // zlib keeps the copy busy for seconds: the sender must be stopped while the copy runs, not
+    // after the session got its last WAL (that would be a different test, and a race).
+    const args = ['backup', '--instance', 'n', '-b', 'FULL', '--stream', '-j', '1', '-t', '4', '--compress-algorithm=zlib', '--compress-level=1'];
     const cli = startCli(args, env);
     // Stopped as soon as it streams, so that the copy runs on while the stream is stalled.
     let sender = 0;
     await waitFor('the backup to stream WAL', async () => {
-      sender = Number(await cluster.psql(`select coalesce(max(pid), 0) from pg_stat_replication where application_name = 'gs_probackup_wal'`));
+      // The WAL sender of the backup's own slot: the one this backup streams from.
+      sender = Number(await cluster.psql(`select coalesce(max(active_pid), 0) from pg_replication_slots where slot_name like 'gs_probackup_%' and active`));
       return sender > 0;
+    }).catch((e) => {
+      throw new Error(`${(e as Error).message}:\n${cli.out()}`);
     });
+    const rep0 = await cluster.psql(`select string_agg(pid || ' ' || application_name || ' ' || state || ' ' || backend_start, '; ') from pg_stat_replication`);
     process.kill(sender, 'SIGSTOP');
     try {
-      await waitFor('the stall to be noticed', () => /WAL streaming stalled/.test(cli.out()), 60_000);
+      await waitFor('the stall to be noticed', () => /WAL streaming stalled/.test(cli.out()), 60_000).catch(async (e) => {
+        const rep1 = await cluster.psql(`select string_agg(pid || ' ' || application_name || ' ' || state || ' ' || backend_start, '; ') from pg_stat_replication`);
+        const act = await cluster.psql(`select string_agg(pid || ' ' || application_name || ' ' || coalesce(state, '') || ' ' || left(query, 60), '; ') from pg_stat_activity where application_name like 'gs%'`);
+        throw new Error(`${(e as Error).message}; stopped ${sender}; replication before: ${rep0}; after: ${rep1}; activity: ${act}`);
+      });
       // The retry finds the slot still held by the stopped sender and waits.
       await new Promise((r) => setTimeout(r, 4000));
     } catch (e) {
