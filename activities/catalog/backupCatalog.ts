@@ -50,6 +50,8 @@ export async function prepareBackup(input: {
   fromReplica: boolean;
   timeline: number;
   primaryConninfo?: string;
+  /** An incremental backup's parent (written as parent-backup-id from the start, as pg_probackup does). */
+  parentBackupId?: BackupId;
 }): Promise<PreparedBackup> {
   const { req } = input;
   const info = activityInfo();
@@ -130,6 +132,7 @@ function initialControl(input: Parameters<typeof prepareBackup>[0], startTime: n
     primaryConninfo: input.primaryConninfo,
     externalDirs: req.externalDirs.length ? req.externalDirs : undefined,
     note: req.note,
+    parentBackupId: input.parentBackupId,
   };
 }
 

@@ -16,6 +16,8 @@ import { AttemptGuard, removeStaleTempFiles } from '../attemptGuard';
 import { fsyncDir, writeFileAtomic } from '../atomicWrite';
 import { filePool } from '../threads/pool';
 import type { Copied, DataFileOptions } from './copyFile';
+import { incrementalDataSize } from '../../core/deltaPlan';
+import { deltaFilters, type DeltaSource } from './deltaParent';
 import { backupPath, batchHeaderFile, batchResultFile, listBackupFiles, makeCopyPlan, planFile, sourcePath, type CopyPlan, type PlanEntry } from './plan';
 
 export async function planBackupCopy(input: {
@@ -68,6 +70,8 @@ export interface CopyBatchInput {
   noSync: boolean;
   /** -j: file threads may outnumber the cores when asked. */
   threads?: number;
+  /** DELTA: store only the pages that may differ from the parent's (core/deltaPlan.ts). */
+  delta?: DeltaSource;
 }
 
 export async function readPlan(backupDir: string): Promise<CopyPlan> {
@@ -113,14 +117,16 @@ export async function copyFiles(files: PlanEntry[], input: CopyBatchInput, what:
   };
   const pool = filePool();
   pool.allow(input.threads ?? 1);
+  const deltaOf = input.delta ? await deltaFilters(input.delta) : null;
   for (const e of files) {
     const src = sourcePath(e, input.pgdata, input.externalDirs);
     const dst = backupPath(e, input.backupDir);
     const tmp = dst + guard.tmpSuffix;
+    const delta = e.isDatafile && deltaOf ? deltaOf(e) : null;
     let copied: Copied | null;
     try {
       copied = e.isDatafile
-        ? await pool.run('copyDataFile', { src, tmp, segno: e.segno ?? 0, opts: fileOptions(input) }, onBytes, ctx.cancellationSignal)
+        ? await pool.run('copyDataFile', { src, tmp, segno: e.segno ?? 0, opts: fileOptions(input), filter: delta?.filter }, onBytes, ctx.cancellationSignal)
         : await pool.run('copyPlainFile', { src, tmp, mode: e.mode, sync: !input.noSync }, onBytes, ctx.cancellationSignal);
       if (copied?.stored) await guard.commit(tmp, dst);
     } catch (err) {
@@ -131,7 +137,7 @@ export async function copyFiles(files: PlanEntry[], input: CopyBatchInput, what:
     result.files++;
     const entry: FileEntry = {
       path: e.path,
-      size: copied.writeSize,
+      size: delta ? incrementalDataSize(copied.writeSize, copied.nHeaders ?? 0, copied.nBlocks ?? 0, delta.inParent) : copied.writeSize,
       mode: e.mode,
       isDatafile: e.isDatafile,
       isCfs: false,
@@ -265,7 +271,8 @@ export async function assembleBackupContent(input: { backupDir: string; extraFil
       uncompressedBytes += 4096;
     } else if (e.externalDirNum === 0 && e.path.startsWith('pg_wal/')) {
       walBytes += e.size;
-    } else {
+    } else if (e.size > 0) {
+      // -1: unchanged since the parent, nothing stored here
       dataBytes += e.size;
       uncompressedBytes += e.fullSize ?? e.size;
     }
