@@ -184,10 +184,14 @@ export async function markBackupError(input: { backupDir: string; reason: string
   await writeBackupControl({ backupDir: input.backupDir, control });
 }
 
-/** Sets a backup's status after validation (OK or CORRUPT); the rest of backup.control stays. */
-export async function setBackupStatus(input: { backupDir: string; status: 'OK' | 'CORRUPT' }): Promise<string> {
+/**
+ * Sets a backup's status after validation (OK or CORRUPT); the rest of backup.control stays. With
+ * `onlyFrom`, a backup in another state (ERROR, RUNNING, MERGING…) keeps it.
+ */
+export async function setBackupStatus(input: { backupDir: string; status: 'OK' | 'CORRUPT'; onlyFrom?: string[] }): Promise<string> {
   const control = await readBackupControl(input);
   const before = control.status;
+  if (input.onlyFrom && !input.onlyFrom.includes(before)) return before;
   if (before !== input.status) {
     control.status = input.status;
     await writeBackupControl({ backupDir: input.backupDir, control });

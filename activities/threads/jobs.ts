@@ -1,6 +1,7 @@
 /** The work a file thread can be given (see pool.ts), by name. */
 import { copyDataFile, copyPlainFile } from '../files/copyFile';
 import { restoreFile } from '../restore/restoreFile';
+import { restoreChainFile } from '../restore/restoreChain';
 import { checkFile } from '../restore/validate';
 import type { BackupControl } from '../../core/backupControl';
 import type { FileEntry } from '../../core/backupContent';
@@ -16,6 +17,7 @@ export const jobs = {
   copyDataFile,
   copyPlainFile,
   restoreFile,
+  restoreChainFile,
   checkFile: (a: { backupDir: string; entry: FileEntry; control: BackupControl; blockValidation: boolean }, ctx: JobContext) =>
     checkFile(a.backupDir, a.entry, a.control, a.blockValidation, (n) => ctx.progress(n)),
 };

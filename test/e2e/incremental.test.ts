@@ -1,15 +1,18 @@
 /**
  * DELTA backups through the real CLI, on a real PostgreSQL 15 and the embedded Temporal server:
  * FULL → writes → DELTA → writes → DELTA; only the pages changed since the parent are stored, the
- * catalog says DELTA and names the parent as pg_probackup does, and validation checks the chain.
+ * catalog says DELTA and names the parent as pg_probackup does, validation checks the chain, and
+ * each backup restores to exactly the data it was taken of (pg_dump of the quiet source at backup
+ * time, pg_amcheck, pg_checksums). A missing or corrupt ancestor is refused by name, and validate
+ * makes the descendants of a CORRUPT backup ORPHAN.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseBackupContent } from '../../core/backupContent';
 import { cliOk, runCli } from '../helpers/cli';
-import { dump } from '../helpers/durability';
-import { createCluster, type PgCluster } from '../helpers/pgCluster';
+import { dump, startRestored, statusOf } from '../helpers/durability';
+import { createCluster, pgBin, run, type PgCluster } from '../helpers/pgCluster';
 
 jest.setTimeout(600_000);
 
@@ -123,4 +126,75 @@ test('validate checks every backup of the chain', async () => {
   expect(r.stderr).toMatch(/INFO: All backups are valid/);
   const one = await cliOk(['validate', '--instance', 'node', '-i', ids.delta2], env);
   expect(one.stderr).toMatch(new RegExp(`INFO: Backup ${ids.delta2} is valid`));
+});
+
+/** Restores `id` into a new directory: pg_dump equals the source's at backup time, pg_amcheck and pg_checksums are clean. */
+async function expectRestoreEquals(id: string): Promise<void> {
+  const target = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'inc-r-')), 'data');
+  work.push(path.dirname(target));
+  const r = await cliOk(['restore', '--instance', 'node', '-D', target, '-i', id, '-j', '2'], env);
+  expect(r.stderr).toMatch(new RegExp(`INFO: Restore of backup ${id} completed`));
+  const srv = await startRestored(target);
+  try {
+    expect(await dump(srv.sock, srv.port)).toEqual(dumps[id]);
+    const amcheck = await run(pgBin('pg_amcheck'), ['-h', srv.sock, '-p', String(srv.port), '--install-missing', '--all']);
+    expect(amcheck.stdout + amcheck.stderr).toBe('');
+  } finally {
+    await srv.stop();
+  }
+  const checksums = await run(pgBin('pg_checksums'), ['--check', '-D', target]);
+  expect(checksums.stderr).toBe('');
+  expect(checksums.code).toBe(0);
+  fs.rmSync(path.dirname(target), { recursive: true, force: true });
+}
+
+test('each backup of the chain restores to the data it was taken of', async () => {
+  await expectRestoreEquals(ids.delta2);
+  await expectRestoreEquals(ids.delta1);
+  await expectRestoreEquals(ids.full);
+});
+
+describe('damaged chains', () => {
+  const status = (id: string) => statusOf(dir(id));
+
+  test('a corrupt FULL backup: validate makes it CORRUPT and its descendants ORPHAN; restore of a DELTA refuses naming it; repaired, all are OK again', async () => {
+    const f = path.join(dir(ids.full), 'database', 'PG_VERSION');
+    fs.renameSync(f, `${f}.away`);
+    try {
+      const v = await runCli(['validate', '--instance', 'node'], env);
+      expect(v.code).toBe(1);
+      expect(v.stderr).toMatch(new RegExp(`WARNING: Backup ${ids.delta1} is orphaned because his parent ${ids.full} has status: CORRUPT`));
+      expect(v.stderr).toMatch(new RegExp(`WARNING: Backup ${ids.delta2} is orphaned because his parent ${ids.full} has status: CORRUPT`));
+      expect([status(ids.full), status(ids.delta1), status(ids.delta2)]).toEqual(['CORRUPT', 'ORPHAN', 'ORPHAN']);
+      const target = path.join(path.dirname(backupPath), 'refused');
+      const r = await runCli(['restore', '--instance', 'node', '-D', target, '-i', ids.delta2, '--force'], env);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`ERROR: Backup ${ids.delta2} is orphan: its parent ${ids.full} is corrupt: file ".*PG_VERSION" is missing`));
+      const vi = await runCli(['validate', '--instance', 'node', '-i', ids.delta1], env);
+      expect(vi.code).toBe(1);
+      expect(vi.stderr).toMatch(new RegExp(`ERROR: Backup ${ids.delta1} is orphan: its parent ${ids.full} has status: CORRUPT`));
+    } finally {
+      fs.renameSync(`${f}.away`, f);
+    }
+    const ok = await cliOk(['validate', '--instance', 'node'], env);
+    expect(ok.stderr).toMatch(/INFO: All backups are valid/);
+    expect([status(ids.full), status(ids.delta1), status(ids.delta2)]).toEqual(['OK', 'OK', 'OK']);
+  });
+
+  test('a missing DELTA in the middle: restore of its descendant refuses naming it and orphans the descendant', async () => {
+    const away = `${dir(ids.delta1)}.away`;
+    fs.renameSync(dir(ids.delta1), away);
+    try {
+      const target = path.join(path.dirname(backupPath), 'refused2');
+      const r = await runCli(['restore', '--instance', 'node', '-D', target, '-i', ids.delta2], env);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`ERROR: Backup ${ids.delta2} cannot be restored: its chain is broken, backup ${ids.delta1} \\(the parent of ${ids.delta2}\\) is missing from the catalog`));
+      expect(fs.existsSync(target)).toBe(false);
+      expect(status(ids.delta2)).toBe('ORPHAN');
+    } finally {
+      fs.renameSync(away, dir(ids.delta1));
+    }
+    await cliOk(['validate', '--instance', 'node', '-i', ids.delta2], env);
+    expect(status(ids.delta2)).toBe('OK');
+  });
 });
