@@ -50,6 +50,9 @@ export async function validateWorkflow(req: ValidateRequest): Promise<ValidateRe
   const chosen = req.backupId ? all.filter((b) => b.id === req.backupId) : all;
   if (req.backupId && chosen.length === 0) throw new Error(`backup ${req.backupId} of instance '${req.instance}' does not exist`);
   const result: ValidateResult = { valid: [], corrupt: [], skipped: [], orphan: [] };
+  // The chain of the backup asked for, resolved first: its result names what this workflow reads
+  // (client/backupUsers.ts), so that nobody merges or deletes it meanwhile.
+  const chain = req.backupId ? await catalog.resolveChain({ backupPath: req.backupPath, instance: req.instance, backupId: req.backupId }) : undefined;
   const todo = chosen.filter((b) => {
     if (VALIDATABLE.has(b.status)) return true;
     log(`WARNING: Backup ${b.id} has status ${b.status}. Skip validation.`);
@@ -109,9 +112,8 @@ export async function validateWorkflow(req: ValidateRequest): Promise<ValidateRe
     return result;
   }
 
-  if (req.backupId) {
+  if (req.backupId && chain) {
     // One backup: its chain, FULL first, as a restore would check it (do_restore_or_validate).
-    const chain = await catalog.resolveChain({ backupPath: req.backupPath, instance: req.instance, backupId: req.backupId });
     if (chain.missingId) {
       const o = await catalog.markOrphans({ backupPath: req.backupPath, instance: req.instance, onlyDescendantsOf: chain.missingId });
       for (const w of o.warnings) log(w);

@@ -2,6 +2,7 @@
 import { copyDataFile, copyPlainFile } from '../files/copyFile';
 import { restoreFile } from '../restore/restoreFile';
 import { restoreChainFile } from '../restore/restoreChain';
+import { mergeDataFile } from '../merge/mergeFile';
 import { checkFile } from '../restore/validate';
 import type { BackupControl } from '../../core/backupControl';
 import type { FileEntry } from '../../core/backupContent';
@@ -18,6 +19,7 @@ export const jobs = {
   copyPlainFile,
   restoreFile,
   restoreChainFile,
+  mergeDataFile,
   checkFile: (a: { backupDir: string; entry: FileEntry; control: BackupControl; blockValidation: boolean }, ctx: JobContext) =>
     checkFile(a.backupDir, a.entry, a.control, a.blockValidation, (n) => ctx.progress(n)),
 };
