@@ -10,8 +10,8 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
-import { backupIdFromTime, backupIdToTime, type BackupId } from '../../core/backupId';
-import { parseBackupControl, type BackupControl } from '../../core/backupControl';
+import { backupIdFromTime, backupIdToTime } from '../../core/backupId';
+import type { BackupControl } from '../../core/backupControl';
 import { catalogPaths } from '../../core/catalogPaths';
 import { chainNode, chooseIncrementalParent, findOrphans, indexById, scanParentChain, type ChainNode } from '../../core/chain';
 import type { Lsn } from '../../core/lsn';
@@ -115,8 +115,4 @@ export async function markOrphans(input: { backupPath: string; instance: string;
     marked.push(f.id);
   }
   return { marked, warnings: findings.map((f) => `WARNING: ${f.message}`) };
-}
-
-export function backupDirOf(backupPath: string, instance: string, id: string): string {
-  return catalogPaths.backupDir(backupPath, instance, id as BackupId);
 }

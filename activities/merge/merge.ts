@@ -148,15 +148,15 @@ async function loadMember(id: string, dir: string): Promise<Member> {
 
 export interface MergePlanSummary {
   nBatches: number;
+  /** Files the batches keep, link or rebuild. */
   nFiles: number;
-  /** Bytes the batches read (rebuilt files' copies). */
+  /** Bytes the batches read (the copies of rebuilt files). */
   totalBytes: number;
   /** The copy is over and commitMerge has begun: the batches must not run again. */
   committing: boolean;
 }
 
 function summarize(p: MergePlanFile, committing: boolean): MergePlanSummary {
-  const dest = p.members[p.members.length - 1].entries;
   let totalBytes = 0;
   for (const b of p.batches) {
     for (const i of b) {
@@ -164,7 +164,7 @@ function summarize(p: MergePlanFile, committing: boolean): MergePlanSummary {
       if (a.kind === 'build') for (const s of a.sources) totalBytes += Math.max(p.members[s.member].entries[s.index].size, 0);
     }
   }
-  return { nBatches: p.batches.length, nFiles: dest.filter((e) => !isDirectoryEntry(e)).length, totalBytes, committing };
+  return { nBatches: p.batches.length, nFiles: p.batches.reduce((n, b) => n + b.length, 0), totalBytes, committing };
 }
 
 /** Reads the chain's file lists and decides each file's fate; saved once, reused by every retry. */
