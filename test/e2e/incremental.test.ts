@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseBackupContent } from '../../core/backupContent';
 import { cliOk, runCli } from '../helpers/cli';
-import { dump, killHard, startCli, startRestored, statusOf, waitFor } from '../helpers/durability';
+import { backupIds, dump, killHard, newBackupDir, startCli, startRestored, stateFile, statusOf, waitFor } from '../helpers/durability';
 import { pathKey } from '../../core/workflowIds';
 import { createCluster, pgBin, run, type PgCluster } from '../helpers/pgCluster';
 
@@ -295,5 +295,30 @@ describe('merge', () => {
     expect(fs.existsSync(fullDir)).toBe(false);
     expect(fs.existsSync(dir(ids.delta3))).toBe(false);
     await expectRestoreEquals(ids.delta4);
+  });
+
+  test('a DELTA killed (SIGKILL) while it copies, with pages changed before it runs again, ends OK and restores exactly', async () => {
+    const cmd = ['backup', '--instance', 'node', '-b', 'DELTA', '--stream', '-j', '1', '-t', '5'];
+    const before = backupIds(backupPath, 'node');
+    const cli = startCli(cmd, env);
+    let bdir: string | undefined;
+    await waitFor('the DELTA to list its files', () => {
+      bdir = newBackupDir(backupPath, 'node', before);
+      return !!bdir && fs.existsSync(stateFile(bdir, 'plan.json'));
+    }, 120_000, 5);
+    await killHard(cli);
+    expect(statusOf(bdir!)).toBe('RUNNING');
+    // Changed between the sessions: the new one must not keep what the old one copied of them.
+    await cluster.psql(`update pgbench_accounts set abalance = abalance + 9 where aid between 1 and 2000; insert into t3 select g from generate_series(1, 3000) g`);
+    const again = await runCli(cmd, env);
+    if (again.code !== 0) throw new Error(`${cli.out()}\n---\n${again.stderr}`);
+    expect(again.stderr).toMatch(/is already running: following it/);
+    expect(again.stderr).toMatch(/the backup session was lost and opened again/);
+    process.stdout.write(`DELTA resumed: ${/Resumed under the new session: .*/.exec(again.stderr)?.[0]}\n`);
+    const id = /INFO: Backup (\w+) completed/.exec(again.stderr)![1];
+    expect(id).toBe(path.basename(bdir!));
+    dumps[id] = await dump(cluster.socketDir, cluster.port);
+    expect((await showJson()).find((b) => b.id === id)).toMatchObject({ 'backup-mode': 'DELTA', 'parent-backup-id': ids.delta4, status: 'OK' });
+    await expectRestoreEquals(id);
   });
 });
