@@ -4,3 +4,4 @@ export * from './catalog';
 export * from './postgres';
 export * from './files';
 export * from './restore';
+export * from './merge';

@@ -7,6 +7,8 @@
  */
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
+import { CliError } from './errors';
+import type { TemporalContext } from './temporal/connection';
 import { parseWorkflowId } from '../core/workflowIds';
 import { searchAttributeKeys } from './temporal/searchAttributes';
 
@@ -64,6 +66,8 @@ export async function findBackupUsers(
     // validate/merge IDs name their backup; a restore's names its target (a path key, 16 hex digits, or a backup ID).
     if (parsed?.detail && !(operation === 'restore' && /^[0-9a-f]{16}$/.test(parsed.detail))) named.add(parsed.detail);
     let inputNamesOne = false;
+    // A restore or validate names the chain it reads once an activity has resolved it (its result's `backups`).
+    let chainKnown = false;
     const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
     for (const ev of history.events ?? []) {
       const started = ev.workflowExecutionStartedEventAttributes;
@@ -73,18 +77,38 @@ export async function findBackupUsers(
         ids.forEach((i) => named.add(i));
       }
       const done = ev.activityTaskCompletedEventAttributes;
-      if (done) idsIn(decodeFirst(done.result)).forEach((i) => named.add(i));
+      if (done) {
+        const ids = idsIn(decodeFirst(done.result));
+        if (ids.length > 0) chainKnown = true;
+        ids.forEach((i) => named.add(i));
+      }
     }
     const base = { workflowId: wf.workflowId, runId: wf.runId, operation };
     if ([...named].some((i) => wanted.has(i))) {
       users.push({ ...base, how: 'reads or writes it' });
     } else if (operation === 'validate' && !inputNamesOne && !parsed?.detail) {
       users.push({ ...base, how: 'validates every backup of the instance' });
-    } else if (operation === 'restore' && named.size === 0) {
+    } else if ((operation === 'restore' || (operation === 'validate' && parsed?.detail)) && !chainKnown) {
+      // It names a backup (or none, for "the latest"), but not yet the parents it will read.
       users.push({ ...base, how: 'may still choose it' });
     } else if (operation === 'backup' && !sa && runningBackupIds.length > 0) {
       users.push({ ...base, how: 'may still choose it' });
     }
   }
   return users;
+}
+
+/**
+ * Refuses `what` (e.g. "delete backup X") when running workflows use its backups, naming the first
+ * one and how to cancel it.
+ */
+export function refuseIfUsed(tctx: Pick<TemporalContext, 'mode' | 'address'>, what: string, users: BackupUser[]): void {
+  if (users.length === 0) return;
+  const u = users[0];
+  const addr = tctx.mode === 'embedded' ? `--address ${tctx.address} ` : '';
+  throw new CliError(
+    `cannot ${what}: a running ${u.operation} ${u.how}: workflow ${u.workflowId} (run ${u.runId}); ` +
+      `wait for it or cancel it with 'temporal workflow cancel ${addr}-w ${u.workflowId}'` +
+      (users.length > 1 ? ` (and ${users.length - 1} more: ${users.slice(1).map((x) => x.workflowId).join(', ')})` : ''),
+  );
 }

@@ -5,11 +5,12 @@
  * Temporal details.
  */
 import * as os from 'node:os';
-import { connectTemporal } from './temporal/connection';
+import { connectTemporal, type TemporalContext } from './temporal/connection';
 import { runWorkflow } from './temporal/runWorkflow';
 import type { TextSink } from './temporal/progressView';
 import { pathKey, workflowIds } from '../core/workflowIds';
 import type { BackupRequest, BackupResult, RestoreRequest, RestoreResult } from '../core/requests';
+import type { MergeRequest, MergeResult } from '../workflows/merge';
 
 export interface EngineIo {
   stderr: TextSink;
@@ -24,7 +25,7 @@ export interface EngineIo {
  * command takes it over and finishes it. One started by a live process, or elsewhere, is a
  * concurrent operation and is refused.
  */
-function orphaned(memo: Record<string, unknown> | undefined): boolean {
+export function orphaned(memo: Record<string, unknown> | undefined): boolean {
   const by = memo?.startedBy as { host?: string; pid?: number } | undefined;
   if (!by || by.host !== os.hostname() || typeof by.pid !== 'number') return false;
   try {
@@ -38,10 +39,20 @@ function orphaned(memo: Record<string, unknown> | undefined): boolean {
 async function run<T>(
   backupPath: string,
   io: EngineIo,
-  spec: { workflowType: string; workflowId: string; arg: object; instance: string; operation: string; backupId?: string },
+  spec: {
+    workflowType: string;
+    workflowId: string;
+    arg: object;
+    instance: string;
+    operation: string;
+    backupId?: string;
+    /** Checks against running workflows before this one starts (a refusal throws). */
+    beforeStart?: (ctx: TemporalContext) => Promise<void>;
+  },
 ): Promise<T> {
   const ctx = await connectTemporal({ backupPath, env: io.env });
   try {
+    await spec.beforeStart?.(ctx);
     return await runWorkflow<T>({
       ctx,
       workflowType: spec.workflowType,
@@ -70,7 +81,7 @@ export function runBackupWorkflow(req: BackupRequest, io: EngineIo): Promise<Bac
   });
 }
 
-export function runRestoreWorkflow(req: RestoreRequest, io: EngineIo): Promise<RestoreResult> {
+export function runRestoreWorkflow(req: RestoreRequest, io: EngineIo, beforeStart?: (ctx: TemporalContext) => Promise<void>): Promise<RestoreResult> {
   return run<RestoreResult>(req.backupPath, io, {
     workflowType: 'restoreWorkflow',
     workflowId: workflowIds.restore(req.instance, pathKey(req.pgdata)),
@@ -78,5 +89,18 @@ export function runRestoreWorkflow(req: RestoreRequest, io: EngineIo): Promise<R
     instance: req.instance,
     operation: 'restore',
     backupId: req.backupId,
+    beforeStart,
+  });
+}
+
+export function runMergeWorkflow(req: MergeRequest, io: EngineIo, beforeStart?: (ctx: TemporalContext) => Promise<void>): Promise<MergeResult> {
+  return run<MergeResult>(req.backupPath, io, {
+    workflowType: 'mergeWorkflow',
+    workflowId: workflowIds.merge(req.instance, req.backupId),
+    arg: req,
+    instance: req.instance,
+    operation: 'merge',
+    backupId: req.backupId,
+    beforeStart,
   });
 }

@@ -14,7 +14,8 @@ export interface PgConnection {
 export interface BackupRequest {
   backupPath: string;
   instance: string;
-  backupMode: 'FULL';
+  /** DELTA: pages changed since the parent only (core/deltaPlan.ts); the parent is chosen by the workflow. */
+  backupMode: 'FULL' | 'DELTA';
   /** From pg_probackup.conf / -D. */
   pgdata: string;
   systemIdentifier: string;

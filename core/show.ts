@@ -252,7 +252,7 @@ function tablespaceMapEntries(map: string): { oid: string; path: string }[] {
   return out;
 }
 
-function backupJson(w: JsonWriter, c: BackupControl, tablespaceMap?: string): void {
+function backupJson(w: JsonWriter, c: BackupControl, tablespaceMap?: string, parentTli?: number): void {
   w.beginObject();
   w.str('id', backupIdOf(c));
   if (c.parentBackupId) w.str('parent-backup-id', c.parentBackupId);
@@ -267,7 +267,7 @@ function backupJson(w: JsonWriter, c: BackupControl, tablespaceMap?: string): vo
   w.str('program-version', c.programVersion);
   w.str('server-version', c.serverVersion);
   w.num('current-tli', c.timelineId);
-  w.num('parent-tli', parentTliOf(c));
+  w.num('parent-tli', parentTliOf(c, parentTli));
   w.str('start-lsn', c.startLsn);
   w.str('stop-lsn', c.stopLsn);
   w.str('start-time', formatLocalTime(c.startTime));
@@ -304,7 +304,7 @@ function backupJson(w: JsonWriter, c: BackupControl, tablespaceMap?: string): vo
  * are printed in the order given (newest first). Ends with a newline.
  */
 export function formatBackupsJson(
-  sets: { instance: string; backups: BackupControl[]; tablespaceMaps?: Record<string, string> }[],
+  sets: { instance: string; backups: BackupControl[]; tablespaceMaps?: Record<string, string>; parentTlis?: Record<string, number> }[],
 ): string {
   const w = new JsonWriter();
   w.beginArray();
@@ -313,7 +313,7 @@ export function formatBackupsJson(
     w.str('instance', s.instance);
     w.key('backups');
     w.beginArray();
-    for (const b of s.backups) backupJson(w, b, s.tablespaceMaps?.[backupIdOf(b)]);
+    for (const b of s.backups) backupJson(w, b, s.tablespaceMaps?.[backupIdOf(b)], b.parentBackupId ? s.parentTlis?.[b.parentBackupId] : undefined);
     w.endArray();
     w.endObject();
   }

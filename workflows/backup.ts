@@ -20,7 +20,7 @@ import type * as fileActivities from '../activities/files';
 import type * as pgActivities from '../activities/postgres';
 import type * as restoreActivities from '../activities/restore';
 import type { BackupControl } from '../core/backupControl';
-import type { Lsn } from '../core/lsn';
+import { compareLsn, type Lsn } from '../core/lsn';
 import type { BackupRequest, BackupResult } from '../core/requests';
 import type { SessionResult, SessionStart } from '../activities/postgres';
 import type { RecopyResult } from '../activities/files';
@@ -33,7 +33,7 @@ function activityOptions(req: BackupRequest) {
   const heartbeat = Math.max(5, req.rwTimeoutSec);
   const nonRetryableErrorTypes = [
     'InstanceNotFound', 'BadPgdata', 'SystemIdentifierMismatch', 'BackupInFuture', 'CorruptPage',
-    'ConfigurationError', 'ServerMismatch', 'NotSupported',
+    'ConfigurationError', 'ServerMismatch', 'NotSupported', 'NoParentBackup',
   ];
   return {
     // Catalog writes and single queries: a worker that dies in one is replaced within this.
@@ -84,12 +84,18 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
       'SystemIdentifierMismatch',
     );
   }
+  // DELTA: the parent is chosen before anything is created, so that a catalog without a valid FULL
+  // backup refuses the backup instead of leaving an ERROR one behind.
+  const parent = req.backupMode === 'DELTA'
+    ? await catalog.chooseDeltaParent({ backupPath: req.backupPath, instance: req.instance, timeline: server.timeline })
+    : undefined;
   const prep = await catalog.prepareBackup({
     req,
     serverVersion: server.serverVersion,
     checksumVersion: server.dataChecksums ? 1 : 0,
     fromReplica: server.isInRecovery,
     timeline: server.timeline,
+    parentBackupId: parent?.parentId as BackupControl['parentBackupId'],
   });
   const { backupId, backupDir } = prep;
   // Without -S or --temp-slot the backup streams through a slot of its own (see backupSession).
@@ -101,6 +107,10 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
       `backup mode: ${req.backupMode}, wal mode: STREAM, remote: false, compress-algorithm: ${req.compressAlg}, ` +
       `compress-level: ${req.compressLevel}`,
   );
+  if (parent) {
+    for (const w of parent.warnings) log(w);
+    log(`INFO: Parent backup: ${parent.parentId}`);
+  }
   if (!server.dataChecksums) {
     log('WARNING: This PostgreSQL instance was initialized without data block checksums. gs_probackup has no way to detect data block corruption without them. Reinitialize PGDATA with option \'--data-checksums\'.');
   }
@@ -128,6 +138,13 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
     ]);
     log(`INFO: wait for pg_backup_start()`);
     log(`INFO: Backup ${backupId} start LSN: ${session.startLsn}, timeline: ${session.timeline}`);
+    if (parent && compareLsn(session.startLsn, parent.parentStartLsn) < 0) {
+      throw ApplicationFailure.nonRetryable(
+        `Current START LSN ${session.startLsn} is lower than START LSN ${parent.parentStartLsn} of previous backup ${parent.parentId}: ` +
+          `the instance was restored from an older backup; take a FULL backup`,
+        'NoParentBackup',
+      );
+    }
 
     progress.phase = 'listing files';
     const plan = await Promise.race([
@@ -158,6 +175,7 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
       skipBlockValidation: req.skipBlockValidation,
       noSync: req.noSync,
       threads: req.threads,
+      ...(parent ? { delta: { parentBackupDir: parent.parentDir, parentStartLsn: parent.parentStartLsn } } : {}),
     };
     await Promise.race([
       runPool(plan.nBatches, Math.max(1, req.threads), async (batchNo) => {

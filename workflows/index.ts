@@ -3,5 +3,6 @@ export * from './backup';
 export * from './restore';
 export * from './validate';
 export * from './delete';
+export * from './merge';
 export * from './ping';
 export * from './testSupport';

@@ -4,9 +4,11 @@
  * fsync. The file list stays inside the target directory; the workflow moves only numbers.
  */
 import { ApplicationFailure, proxyActivities, setHandler } from '@temporalio/workflow';
+import type * as catalogActivities from '../activities/catalog';
 import type * as restoreActivities from '../activities/restore';
 import type { RestoreRequest, RestoreResult } from '../core/requests';
 import { prettySize } from '../core/show';
+import { chainFailureMessage, validateChain } from './chainValidation';
 import { progressQuery, type Progress } from './progress';
 
 export async function restoreWorkflow(req: RestoreRequest): Promise<RestoreResult> {
@@ -20,6 +22,7 @@ export async function restoreWorkflow(req: RestoreRequest): Promise<RestoreResul
     heartbeatTimeout: `${Math.max(5, req.rwTimeoutSec)} seconds`,
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 20, nonRetryableErrorTypes },
   });
+  const catalog = proxyActivities<typeof catalogActivities>({ startToCloseTimeout: '5 minutes', retry: { maximumAttempts: 10 } });
   const progress: Progress = { operation: 'restore', phase: 'starting', filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0, log: [] };
   setHandler(progressQuery, () => progress);
   const log = (line: string) => progress.log.push(line);
@@ -29,13 +32,20 @@ export async function restoreWorkflow(req: RestoreRequest): Promise<RestoreResul
   const id = plan.backupId;
   progress.backupId = id;
   if (!req.noValidate) {
+    // An incremental backup is as good as its chain: every member is checked, FULL first.
     progress.phase = 'validating';
-    log(`INFO: Validating backup ${id}`);
-    const v = await long.validateBackupForRestore({ backupPath: req.backupPath, instance: req.instance, backupId: id, skipBlockValidation: req.skipBlockValidation, threads: req.threads });
-    if (!v.ok) {
-      for (const e of v.errors.slice(0, 20)) log(`WARNING: ${e}`);
-      throw ApplicationFailure.nonRetryable(`Backup ${id} is corrupt: ${v.errors[0]}${v.errors.length > 1 ? ` (and ${v.errors.length - 1} more problems)` : ''}`, 'BackupCorrupt');
-    }
+    if (plan.backups.length > 1) log(`INFO: Validating parents for backup ${id}`);
+    const v = await validateChain({
+      backupPath: req.backupPath,
+      instance: req.instance,
+      members: plan.backups,
+      skipBlockValidation: req.skipBlockValidation,
+      threads: req.threads,
+      catalog,
+      checker: long,
+      log,
+    });
+    if (!v.ok) throw ApplicationFailure.nonRetryable(chainFailureMessage(id, v.bad!), 'BackupCorrupt');
     log(`INFO: Backup ${id} is valid.`);
   }
   log(`INFO: Restoring the database from backup ${id} into "${req.pgdata}"`);

@@ -9,6 +9,7 @@ import { proxyActivities, setHandler } from '@temporalio/workflow';
 import type * as catalogActivities from '../activities/catalog';
 import type * as restoreActivities from '../activities/restore';
 import type { TargetSpec, TargetVerdict } from '../core/recoveryTargetReport';
+import { validateChain } from './chainValidation';
 import { progressQuery, type Progress } from './progress';
 
 export interface ValidateRequest {
@@ -26,6 +27,8 @@ export interface ValidateResult {
   valid: string[];
   corrupt: { id: string; errors: string[] }[];
   skipped: string[];
+  /** Backups found with a missing or invalid ancestor (pg_probackup's warning says which); the OK ones became ORPHAN. */
+  orphan: { id: string; message: string }[];
   /** With a target: what each backup tried (newest first) can do, and the backup that reaches it. */
   target?: { verdicts: TargetVerdict[]; dest?: string };
 }
@@ -46,7 +49,10 @@ export async function validateWorkflow(req: ValidateRequest): Promise<ValidateRe
   const all = await catalog.listInstanceBackups({ backupPath: req.backupPath, instance: req.instance });
   const chosen = req.backupId ? all.filter((b) => b.id === req.backupId) : all;
   if (req.backupId && chosen.length === 0) throw new Error(`backup ${req.backupId} of instance '${req.instance}' does not exist`);
-  const result: ValidateResult = { valid: [], corrupt: [], skipped: [] };
+  const result: ValidateResult = { valid: [], corrupt: [], skipped: [], orphan: [] };
+  // The chain of the backup asked for, resolved first: its result names what this workflow reads
+  // (client/backupUsers.ts), so that nobody merges or deletes it meanwhile.
+  const chain = req.backupId ? await catalog.resolveChain({ backupPath: req.backupPath, instance: req.instance, backupId: req.backupId }) : undefined;
   const todo = chosen.filter((b) => {
     if (VALIDATABLE.has(b.status)) return true;
     log(`WARNING: Backup ${b.id} has status ${b.status}. Skip validation.`);
@@ -106,6 +112,50 @@ export async function validateWorkflow(req: ValidateRequest): Promise<ValidateRe
     return result;
   }
 
+  if (req.backupId && chain) {
+    // One backup: its chain, FULL first, as a restore would check it (do_restore_or_validate).
+    if (chain.missingId) {
+      const o = await catalog.markOrphans({ backupPath: req.backupPath, instance: req.instance, onlyDescendantsOf: chain.missingId });
+      for (const w of o.warnings) log(w);
+      result.orphan.push({ id: req.backupId, message: `its parent ${chain.missingId} is missing` });
+      progress.phase = 'done';
+      return result;
+    }
+    const members = chain.backups.filter((b) => {
+      if (VALIDATABLE.has(b.status)) return true;
+      if (b.id !== req.backupId) {
+        log(`WARNING: Backup ${b.id} has status ${b.status}. Skip validation.`);
+        result.skipped.push(b.id);
+      }
+      return false;
+    });
+    progress.filesTotal = members.length;
+    if (chain.backups.length > 1) log(`INFO: Validating parents for backup ${req.backupId}`);
+    const v = await validateChain({
+      backupPath: req.backupPath,
+      instance: req.instance,
+      members,
+      skipBlockValidation: req.skipBlockValidation,
+      threads: Math.max(1, req.threads),
+      catalog,
+      checker,
+      log,
+    });
+    result.valid.push(...v.valid);
+    if (v.bad) {
+      if (v.bad.id === req.backupId) result.corrupt.push(v.bad);
+      else result.orphan.push({ id: req.backupId, message: `its parent ${v.bad.id} has status: CORRUPT` });
+    } else {
+      // An ancestor that could not be validated (ERROR, RUNNING…) leaves the backup an orphan.
+      const o = await catalog.markOrphans({ backupPath: req.backupPath, instance: req.instance, onlyDescendantsOf: chain.backups[0].id });
+      for (const w of o.warnings) log(w);
+      const bad = chain.backups.find((b) => !VALIDATABLE.has(b.status));
+      if (bad && bad.id !== req.backupId) result.orphan.push({ id: req.backupId, message: `its parent ${bad.id} has status: ${bad.status}` });
+    }
+    progress.phase = 'done';
+    return result;
+  }
+
   progress.filesTotal = todo.length;
   const parallel = Math.max(1, Math.min(req.threads, todo.length));
   threadsPerBackup = Math.max(1, Math.floor(req.threads / parallel));
@@ -114,6 +164,14 @@ export async function validateWorkflow(req: ValidateRequest): Promise<ValidateRe
     while (next < todo.length) await validateOne(todo[next++]);
   };
   await Promise.all(Array.from({ length: parallel }, lane));
+  // Descendants of a backup that is not valid (or missing) are ORPHAN (pg_probackup's
+  // do_validate_instance); an ORPHAN validated above whose chain is valid again stays OK.
+  const o = await catalog.markOrphans({ backupPath: req.backupPath, instance: req.instance });
+  for (const w of o.warnings) log(w);
+  for (const w of o.warnings) {
+    const m = /^WARNING: Backup (\w+) (.*)$/.exec(w);
+    if (m) result.orphan.push({ id: m[1], message: m[2] });
+  }
   progress.phase = 'done';
   return result;
 }

@@ -50,6 +50,8 @@ export async function prepareBackup(input: {
   fromReplica: boolean;
   timeline: number;
   primaryConninfo?: string;
+  /** An incremental backup's parent (written as parent-backup-id from the start, as pg_probackup does). */
+  parentBackupId?: BackupId;
 }): Promise<PreparedBackup> {
   const { req } = input;
   const info = activityInfo();
@@ -130,6 +132,7 @@ function initialControl(input: Parameters<typeof prepareBackup>[0], startTime: n
     primaryConninfo: input.primaryConninfo,
     externalDirs: req.externalDirs.length ? req.externalDirs : undefined,
     note: req.note,
+    parentBackupId: input.parentBackupId,
   };
 }
 
@@ -181,10 +184,14 @@ export async function markBackupError(input: { backupDir: string; reason: string
   await writeBackupControl({ backupDir: input.backupDir, control });
 }
 
-/** Sets a backup's status after validation (OK or CORRUPT); the rest of backup.control stays. */
-export async function setBackupStatus(input: { backupDir: string; status: 'OK' | 'CORRUPT' }): Promise<string> {
+/**
+ * Sets a backup's status after validation (OK or CORRUPT); the rest of backup.control stays. With
+ * `onlyFrom`, a backup in another state (ERROR, RUNNING, MERGING…) keeps it.
+ */
+export async function setBackupStatus(input: { backupDir: string; status: 'OK' | 'CORRUPT'; onlyFrom?: string[] }): Promise<string> {
   const control = await readBackupControl(input);
   const before = control.status;
+  if (input.onlyFrom && !input.onlyFrom.includes(before)) return before;
   if (before !== input.status) {
     control.status = input.status;
     await writeBackupControl({ backupDir: input.backupDir, control });

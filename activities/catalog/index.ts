@@ -1,2 +1,3 @@
 export { prepareBackup, readBackupControl, writeBackupControl, markBackupError, setBackupStatus, listInstanceBackups } from './backupCatalog';
 export { deleteBackupFiles } from './deleteBackup';
+export { chooseDeltaParent, resolveChain, markOrphans, type DeltaParent, type ResolvedChain } from './chain';

@@ -16,6 +16,8 @@ import { AttemptGuard, removeStaleTempFiles } from '../attemptGuard';
 import { fsyncDir, writeFileAtomic } from '../atomicWrite';
 import { filePool, mapInFlight } from '../threads/pool';
 import type { Copied, DataFileOptions } from './copyFile';
+import { incrementalDataSize } from '../../core/deltaPlan';
+import { deltaFilters, type DeltaSource } from './deltaParent';
 import { backupPath, batchHeaderFile, batchResultFile, listBackupFiles, makeCopyPlan, planFile, sourcePath, type CopyPlan, type PlanEntry } from './plan';
 
 export async function planBackupCopy(input: {
@@ -68,6 +70,8 @@ export interface CopyBatchInput {
   noSync: boolean;
   /** -j: file threads may outnumber the cores when asked. */
   threads?: number;
+  /** DELTA: store only the pages that may differ from the parent's (core/deltaPlan.ts). */
+  delta?: DeltaSource;
 }
 
 export async function readPlan(backupDir: string): Promise<CopyPlan> {
@@ -114,13 +118,15 @@ export async function copyFiles(files: PlanEntry[], input: CopyBatchInput, what:
   };
   const pool = filePool();
   pool.allow(input.threads ?? 1);
-  const copied = await mapInFlight(files, pool.capacity, async (e) => {
+  const deltaOf = input.delta ? await deltaFilters(input.delta) : null;
+  const deltas = files.map((e) => (e.isDatafile && deltaOf ? deltaOf(e) : null));
+  const copied = await mapInFlight(files, pool.capacity, async (e, i) => {
     const src = sourcePath(e, input.pgdata, input.externalDirs);
     const dst = backupPath(e, input.backupDir);
     const tmp = dst + guard.tmpSuffix;
     try {
       const c = e.isDatafile
-        ? await pool.run('copyDataFile', { src, tmp, segno: e.segno ?? 0, opts: fileOptions(input) }, onBytes, ctx.cancellationSignal)
+        ? await pool.run('copyDataFile', { src, tmp, segno: e.segno ?? 0, opts: fileOptions(input), filter: deltas[i]?.filter }, onBytes, ctx.cancellationSignal)
         : await pool.run('copyPlainFile', { src, tmp, mode: e.mode, sync: !input.noSync }, onBytes, ctx.cancellationSignal);
       if (c?.stored) await guard.commit(tmp, dst);
       return c;
@@ -137,7 +143,7 @@ export async function copyFiles(files: PlanEntry[], input: CopyBatchInput, what:
     result.files++;
     const entry: FileEntry = {
       path: e.path,
-      size: c.writeSize,
+      size: deltas[i] ? incrementalDataSize(c.writeSize, c.nHeaders ?? 0, c.nBlocks ?? 0, deltas[i]!.inParent) : c.writeSize,
       mode: e.mode,
       isDatafile: e.isDatafile,
       isCfs: false,
@@ -271,7 +277,8 @@ export async function assembleBackupContent(input: { backupDir: string; extraFil
       uncompressedBytes += 4096;
     } else if (e.externalDirNum === 0 && e.path.startsWith('pg_wal/')) {
       walBytes += e.size;
-    } else {
+    } else if (e.size > 0) {
+      // -1: unchanged since the parent, nothing stored here
       dataBytes += e.size;
       uncompressedBytes += e.fullSize ?? e.size;
     }

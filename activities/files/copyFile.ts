@@ -7,6 +7,7 @@ import * as fs from 'node:fs/promises';
 import * as zlib from 'node:zlib';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { crc32c } from '../../core/crc32c';
+import { deltaKeepsPage, type DeltaPageFilter } from '../../core/deltaPlan';
 import { PAGE_HEADER_SIZE, PageHeaderMapBuilder, writePageHeader } from '../../core/dataFileFormat';
 import { pglzCompress } from '../../core/pglz';
 import { pageChecksum, relationBlockNumber, verifyPage } from '../../core/pageChecksum';
@@ -91,9 +92,10 @@ export async function copyPlainFile(a: { src: string; tmp: string; mode: number;
 /**
  * Data files page by page (spec §5.1): every block of a FULL backup is stored with its header;
  * a page is compressed when that makes it smaller. The file is read up to its size at open: blocks
- * added later are in the WAL of the backup.
+ * added later are in the WAL of the backup. With a `filter` (DELTA) every page is read and checked
+ * but only the pages it keeps are stored.
  */
-export async function copyDataFile(a: { src: string; tmp: string; segno: number; opts: DataFileOptions }, ctx: JobContext): Promise<Copied | null> {
+export async function copyDataFile(a: { src: string; tmp: string; segno: number; opts: DataFileOptions; filter?: DeltaPageFilter }, ctx: JobContext): Promise<Copied | null> {
   const { src, tmp, segno, opts } = a;
   const inFh = await openSource(src);
   if (!inFh) return null;
@@ -142,6 +144,7 @@ export async function copyDataFile(a: { src: string; tmp: string; segno: number;
         const block = nBlocks + p;
         const relBlock = relationBlockNumber(segno, block);
         const checksum = verify ? await verifyOrReread(inFh, src, page, block, relBlock, checksums) : undefined;
+        if (a.filter && !deltaKeepsPage(page, 0, block, a.filter)) continue;
         headers.addPage(page, 0, block, pos + o, checksum ?? pageChecksum(page, 0, relBlock));
         let payload: Buffer = page;
         if (compress) {
@@ -170,15 +173,15 @@ export async function copyDataFile(a: { src: string; tmp: string; segno: number;
     await outFh.close();
     if (!ok) await fs.rm(tmp, { force: true }); // failed or cancelled: leave nothing half-written
   }
-  if (nBlocks === 0) {
-    // An empty relation: nothing stored (pg_probackup creates no file either).
+  if (headers.count === 0) {
+    // An empty relation, or no page changed since the parent: nothing stored (pg_probackup creates no file either).
     await fs.rm(tmp, { force: true });
-    return { writeSize: 0, fullSize: 0, crc: 0, compressAlg: opts.compressAlg, stored: false, nBlocks: 0 };
+    return { writeSize: 0, fullSize: 0, crc: 0, compressAlg: opts.compressAlg, stored: false, nBlocks, nHeaders: 0 };
   }
   const raw = headers.finish(pos);
   return {
     writeSize: pos,
-    fullSize: nBlocks * BLCKSZ,
+    fullSize: headers.count * BLCKSZ,
     crc,
     compressAlg: opts.compressAlg,
     stored: true,

@@ -19,7 +19,8 @@ import { BLCKSZ } from '../../core/types';
 import { removeStaleTempFiles } from '../attemptGuard';
 import { fsyncDir, writeFileAtomic } from '../atomicWrite';
 import { filePool, mapInFlight } from '../threads/pool';
-import { loadBackup } from './validate';
+import { loadRestoreChain, type RestoreChain } from './chainPlan';
+import { loadBackup, storedPath } from './validate';
 
 const STATE_DIR = '.gs_probackup_restore';
 const planPath = (pgdata: string) => path.join(pgdata, STATE_DIR, 'plan.json');
@@ -31,6 +32,8 @@ interface SavedPlan {
   entries: FileEntry[];
   layout: RestoreLayout;
   batches: number[][];
+  /** An incremental backup's chain (FULL first) and where each file's content is. */
+  chain?: RestoreChain;
 }
 
 const refuse = (msg: string, type = 'RestoreRefused') => ApplicationFailure.nonRetryable(msg, type);
@@ -79,7 +82,17 @@ async function chooseBackup(req: RestoreRequest): Promise<string> {
   throw refuse(`cannot find a valid backup of instance '${req.instance}' to restore: no backup has status OK or DONE`);
 }
 
-export async function prepareRestore(req: RestoreRequest): Promise<{ backupId: string; nBatches: number; nFiles: number; totalBytes: number; pgdataBytes: number }> {
+export interface PreparedRestore {
+  backupId: string;
+  nBatches: number;
+  nFiles: number;
+  totalBytes: number;
+  pgdataBytes: number;
+  /** The chain restored, FULL first (just the backup for a FULL one); backupUsers reads the IDs. */
+  backups: { id: string; dir: string }[];
+}
+
+export async function prepareRestore(req: RestoreRequest): Promise<PreparedRestore> {
   const info = activityInfo();
   const owner = `${info.workflowExecution?.workflowId}/${info.workflowExecution?.runId}`;
   const backupId = await chooseBackup(req);
@@ -104,6 +117,7 @@ export async function prepareRestore(req: RestoreRequest): Promise<{ backupId: s
   if (control.status !== 'OK' && control.status !== 'DONE' && !req.force) {
     throw refuse(`Backup ${backupId} has status: ${control.status}. Restore of a backup with this status is not allowed: validate it, or use --force`);
   }
+  const chain = await loadRestoreChain(req, backupId, loaded);
   const pgControlFile = path.join(catalogPaths.databaseDir(backupDir), 'global', 'pg_control');
   let sysid: string;
   try {
@@ -158,21 +172,31 @@ export async function prepareRestore(req: RestoreRequest): Promise<{ backupId: s
     await fs.rm(l.link, { recursive: true, force: true });
     await fs.symlink(l.target, l.link);
   }
-  const batches = planBatches(layout.files.map((f) => Math.max(entries[f.entry].size, 0)));
-  saved = { owner, backupId, backupDir, entries, layout, batches };
+  const readBytes = (i: number) => (chain.sources[i] ?? [{ member: chain.members.length - 1, index: i }]).reduce((s, c) => s + Math.max(chain.members[c.member].entries[c.index].size, 0), 0);
+  const batches = planBatches(layout.files.map((f) => readBytes(f.entry)));
+  saved = { owner, backupId, backupDir, entries, layout, batches, ...(chain.members.length > 1 ? { chain } : {}) };
   await writeFileAtomic(planPath(req.pgdata), JSON.stringify(saved), { sync: !req.noSync });
   return summary(saved);
 }
 
-function summary(p: SavedPlan) {
+function summary(p: SavedPlan): PreparedRestore {
   const sizeOf = (e: FileEntry) => (e.isDatafile ? (e.nBlocks ?? 0) * BLCKSZ : Math.max(e.size, 0));
+  const copies = (i: number) => sourcesOf(p, i).map((c) => c.entry);
   return {
     backupId: p.backupId,
     nBatches: p.batches.length,
     nFiles: p.layout.files.length,
-    totalBytes: p.layout.files.reduce((s, f) => s + Math.max(p.entries[f.entry].size, 0), 0),
+    totalBytes: p.layout.files.reduce((s, f) => s + copies(f.entry).reduce((t, e) => t + Math.max(e.size, 0), 0), 0),
     pgdataBytes: p.layout.files.reduce((s, f) => s + sizeOf(p.entries[f.entry]), 0),
+    backups: p.chain ? p.chain.members.map((m) => ({ id: m.id, dir: m.backupDir })) : [{ id: p.backupId, dir: p.backupDir }],
   };
+}
+
+/** The stored copies entry `i` of the restored backup is made of, newest first. */
+function sourcesOf(p: SavedPlan, i: number): { backupDir: string; entry: FileEntry }[] {
+  const src = p.chain?.sources[i];
+  if (!src) return [{ backupDir: p.backupDir, entry: p.entries[i] }];
+  return src.map((c) => ({ backupDir: p.chain!.members[c.member].backupDir, entry: p.chain!.members[c.member].entries[c.index] }));
 }
 
 export async function restoreBatch(input: { pgdata: string; batchNo: number; noSync: boolean; threads?: number }): Promise<{ files: number; bytes: number }> {
@@ -190,10 +214,19 @@ export async function restoreBatch(input: { pgdata: string; batchNo: number; noS
     if (ctx.cancellationSignal.aborted) throw new CancelledFailure(`attempt ${ctx.info.attempt} was cancelled`);
     // A temp name per attempt: a stale attempt of a frozen worker may still be writing its own.
     const tmp = `${target}.gs_restore_tmp${ctx.info.attempt}`;
-    await pool.run('restoreFile', { backupDir: plan.backupDir, entry: e, target, tmp, sync: !input.noSync }, (k) => {
+    const onBytes = (k: number) => {
       bytes += k;
       ctx.heartbeat({ batch: input.batchNo, bytes });
-    }, ctx.cancellationSignal);
+    };
+    const copies = sourcesOf(plan, entry);
+    if (plan.chain?.sources[entry] && e.isDatafile) {
+      // Pages of an incremental chain: the newest copy of each block wins.
+      const args = { copies: copies.map((c) => ({ file: storedPath(c.backupDir, c.entry), entry: c.entry })), nBlocks: e.nBlocks ?? 0, mode: e.mode, target, tmp, sync: !input.noSync };
+      await pool.run('restoreChainFile', args, onBytes, ctx.cancellationSignal);
+    } else {
+      // A non-data file unchanged since the parent comes from the newest backup that stored it.
+      await pool.run('restoreFile', { backupDir: copies[0].backupDir, entry: { ...copies[0].entry, mode: e.mode }, target, tmp, sync: !input.noSync }, onBytes, ctx.cancellationSignal);
+    }
   });
   const files = plan.batches[input.batchNo].length;
   return { files, bytes };

@@ -9,6 +9,7 @@ import { PageRecordSplitter } from '../../core/dataFileFormat';
 import { BLCKSZ } from '../../core/types';
 import type { JobContext } from '../threads/jobs';
 import { SyncBehind } from '../threads/syncBehind';
+import { PageRun } from './pageRun';
 import { pageFromRecord, readBuffers, readStored, storedPath } from './validate';
 
 export async function restoreFile(a: { backupDir: string; entry: FileEntry; target: string; tmp: string; sync: boolean }, ctx: JobContext): Promise<void> {
@@ -57,30 +58,3 @@ export async function restoreFile(a: { backupDir: string; entry: FileEntry; targ
   await out.close();
   await fs.rename(tmp, target);
 }
-
-/** Collects consecutive blocks and writes them at once: 1 MiB writes, not one per page. */
-class PageRun {
-  private first = 0;
-  private n = 0;
-
-  constructor(
-    private readonly out: fs.FileHandle,
-    private readonly behind: SyncBehind,
-    private readonly buf: Buffer,
-  ) {}
-
-  async add(block: number, page: Buffer): Promise<void> {
-    if (this.n > 0 && (block !== this.first + this.n || this.n * BLCKSZ === this.buf.length)) await this.flush();
-    if (this.n === 0) this.first = block;
-    page.copy(this.buf, this.n * BLCKSZ, 0, BLCKSZ);
-    this.n++;
-  }
-
-  async flush(): Promise<void> {
-    if (this.n === 0) return;
-    await this.out.write(this.buf, 0, this.n * BLCKSZ, this.first * BLCKSZ);
-    this.behind.wrote(this.n * BLCKSZ);
-    this.n = 0;
-  }
-}
-

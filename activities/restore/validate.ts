@@ -210,6 +210,10 @@ export async function validateBackupForRestore(input: {
   const blockValidation = !input.skipBlockValidation && !(input.pagesVerifiedByCopy && rawPages);
   const found = await checkOnThreads(backupDir, control, items, blockValidation, Math.max(1, input.threads ?? 1), onChecked);
   const errors = found.slice(0, MAX_ERRORS).map((f) => f.error);
+  // size -1 means "look in the parent": a FULL backup has none to look in.
+  if (control.backupMode === 'FULL') {
+    for (const e of entries) if (e.size === -1) errors.push(`FULL backup ${input.backupId} has no copy of "${e.path}" (size -1 in backup_content.control)`);
+  }
   const seg = BigInt(walSegSizeOf(entries) || DEFAULT_XLOG_SEG_SIZE);
   if (control.stream) {
     const names = new Set(entries.filter((e) => e.externalDirNum === 0 && e.path.startsWith('pg_wal/')).map((e) => e.path.slice(7)));

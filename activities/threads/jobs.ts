@@ -1,6 +1,8 @@
 /** The work a file thread can be given (see pool.ts), by name. */
 import { copyDataFile, copyPlainFile } from '../files/copyFile';
 import { restoreFile } from '../restore/restoreFile';
+import { restoreChainFile } from '../restore/restoreChain';
+import { mergeDataFile } from '../merge/mergeFile';
 import { checkFile } from '../restore/validate';
 import type { BackupControl } from '../../core/backupControl';
 import type { FileEntry } from '../../core/backupContent';
@@ -19,6 +21,8 @@ export const jobs = {
   copyDataFile,
   copyPlainFile,
   restoreFile,
+  restoreChainFile,
+  mergeDataFile,
   checkFile: (a: { backupDir: string; entry: FileEntry; control: BackupControl; blockValidation: boolean }, ctx: JobContext) =>
     checkFile(a.backupDir, a.entry, a.control, a.blockValidation, ctx.scratch, (n) => ctx.progress(n)),
 };

@@ -8,8 +8,8 @@ import type { BackupOptions } from '../options/commands';
 import type { ResolvedInstanceOptions } from '../resolveInstanceOptions';
 
 export function buildBackupRequest(opts: BackupOptions, r: ResolvedInstanceOptions): BackupRequest {
-  if (opts.backupMode !== 'FULL') {
-    throw new CliError(`option -b/--backup-mode: invalid value "${opts.backupMode}": only FULL backups are implemented so far`);
+  if (opts.backupMode !== 'FULL' && opts.backupMode !== 'DELTA') {
+    throw new CliError(`option -b/--backup-mode: invalid value "${opts.backupMode}": only FULL and DELTA backups are implemented so far`);
   }
   if (!r.pgdata) {
     throw new CliError(`no data directory for instance '${r.instance}': give -D/--pgdata, or store it with "gs_probackup set-config --instance=${r.instance} -D <path>"`);
@@ -20,7 +20,7 @@ export function buildBackupRequest(opts: BackupOptions, r: ResolvedInstanceOptio
   return {
     backupPath: r.backupPath,
     instance: r.instance,
-    backupMode: 'FULL',
+    backupMode: opts.backupMode,
     pgdata: r.pgdata,
     systemIdentifier: r.systemIdentifier,
     xlogSegSize: r.xlogSegSize,

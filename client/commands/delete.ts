@@ -6,13 +6,13 @@ import { catalogPaths } from '../../core/catalogPaths';
 import { prettySize } from '../../core/show';
 import { workflowIds } from '../../core/workflowIds';
 import type { DeleteRequest, DeleteResult } from '../../workflows/delete';
-import { findBackupUsers, type BackupUser } from '../backupUsers';
+import { findBackupUsers, refuseIfUsed } from '../backupUsers';
 import { listBackups, type ListedBackup } from '../backupList';
 import type { CommandContext } from '../context';
 import { CliError, NotImplementedError } from '../errors';
 import { openInstance } from '../instance';
 import type { DeleteOptions } from '../options/commands';
-import { connectTemporal, type TemporalContext } from '../temporal/connection';
+import { connectTemporal } from '../temporal/connection';
 import { runWorkflow } from '../temporal/runWorkflow';
 import { formatLocalTimestamp } from '../timeFormat';
 import { workflowLogSink } from '../workflowLog';
@@ -44,7 +44,7 @@ export async function deleteCommand(opts: DeleteOptions, ctx: CommandContext): P
   try {
     const ids = doomed.map((b) => b.id as string);
     const running = doomed.filter((b) => b.control?.status === 'RUNNING').map((b) => b.id as string);
-    await refuseIfUsed(tctx, id, await findBackupUsers(tctx.client, instance, ids, running));
+    await refuseIfUsed(tctx, `delete backup ${id}`, await findBackupUsers(tctx.client, instance, ids, running));
     // DELETING first, then look again: a restore or validate that starts from now on refuses the
     // backup, and one that started before the mark is running and seen by the second look.
     const before = new Map<string, BackupControl>();
@@ -59,7 +59,7 @@ export async function deleteCommand(opts: DeleteOptions, ctx: CommandContext): P
         const now = await readControl(dir).catch(() => undefined);
         if (now?.status === 'DELETING') await writeControl(dir, control);
       }
-      await refuseIfUsed(tctx, id, late);
+      refuseIfUsed(tctx, `delete backup ${id}`, late);
     }
     const req: DeleteRequest = {
       backupPath,
@@ -99,17 +99,6 @@ function withDescendants(target: ListedBackup, all: ListedBackup[]): ListedBacku
     }
   }
   return all.filter((b) => chosen.has(b.id)); // listBackups is newest first
-}
-
-async function refuseIfUsed(tctx: TemporalContext, id: string, users: BackupUser[]): Promise<void> {
-  if (users.length === 0) return;
-  const u = users[0];
-  const addr = tctx.mode === 'embedded' ? `--address ${tctx.address} ` : '';
-  throw new CliError(
-    `cannot delete backup ${id}: a running ${u.operation} ${u.how}: workflow ${u.workflowId} (run ${u.runId}); ` +
-      `wait for it or cancel it with 'temporal workflow cancel ${addr}-w ${u.workflowId}'` +
-      (users.length > 1 ? ` (and ${users.length - 1} more: ${users.slice(1).map((x) => x.workflowId).join(', ')})` : ''),
-  );
 }
 
 async function readControl(dir: string): Promise<BackupControl> {

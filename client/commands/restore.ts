@@ -1,11 +1,15 @@
 import * as path from 'node:path';
+import { chainNode, indexById, isValidStatus, scanParentChain } from '../../core/chain';
 import type { RestoreRequest } from '../../core/requests';
+import { findBackupUsers, refuseIfUsed } from '../backupUsers';
+import { listBackups } from '../backupList';
 import { runRestoreWorkflow } from '../engine';
 import type { CommandContext } from '../context';
 import { CliError } from '../errors';
 import { openInstance } from '../instance';
 import type { RestoreOptions } from '../options/commands';
 import { workflowLogSink } from '../workflowLog';
+import type { Logger } from '../logger';
 
 function isoUtc(unixSec: number): string {
   return new Date(unixSec * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '+00');
@@ -58,6 +62,21 @@ export async function restoreCommand(opts: RestoreOptions, ctx: CommandContext):
     threads: req.threads,
     env: ctx.env,
     onLog: workflowLogSink(ctx.logger),
+  }, async (tctx) => {
+    // A merge or delete of the chain changes the files the restore would read: refused while one runs.
+    const chain = await restoredChain(req, ctx.logger);
+    if (chain.length === 0) return;
+    const users = (await findBackupUsers(tctx.client, req.instance, chain, [])).filter((u) => u.operation === 'merge' || u.operation === 'delete');
+    refuseIfUsed(tctx, `restore backup ${chain[chain.length - 1]}`, users);
   });
   return 0;
+}
+
+/** The backups a restore of `req` reads (the backup asked for, or the latest valid one, and its parents). */
+async function restoredChain(req: RestoreRequest, logger: Logger): Promise<string[]> {
+  const nodes = (await listBackups(req.backupPath, req.instance, logger)).map((b) => chainNode(b.id, b.control));
+  const id = req.backupId?.toUpperCase() ?? nodes.find((n) => isValidStatus(n.status))?.id;
+  if (!id) return [];
+  const scan = scanParentChain(indexById(nodes), id);
+  return scan.chain.length ? scan.chain.map((n) => n.id) : [id];
 }

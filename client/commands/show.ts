@@ -24,6 +24,13 @@ function controls(list: ListedBackup[]): BackupControl[] {
   return list.map((b) => b.control).filter((c): c is BackupControl => c !== null);
 }
 
+/** Each backup's timeline by ID: an incremental shows its parent's as "parent TLI". */
+function timelines(list: ListedBackup[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const b of list) if (b.control) out[b.id] = b.control.timelineId;
+  return out;
+}
+
 /** show: the backup list (all instances or one), one backup in detail, plain or JSON (spec §12). */
 export async function showCommand(opts: ShowOptions, ctx: CommandContext): Promise<number> {
   if (opts.archive) throw new NotImplementedError('show --archive');
@@ -48,7 +55,7 @@ export async function showCommand(opts: ShowOptions, ctx: CommandContext): Promi
       return 0;
     }
     if (json) {
-      ctx.stdout.write(formatBackupsJson([{ instance: sets[0].instance, backups: [hit.control] }]));
+      ctx.stdout.write(formatBackupsJson([{ instance: sets[0].instance, backups: [hit.control], parentTlis: timelines(sets[0].backups) }]));
     } else {
       ctx.stdout.write(formatBackupDetailPlain(hit.control, { tablespaceMap: await tablespaceMap(hit.dir) }));
     }
@@ -56,13 +63,14 @@ export async function showCommand(opts: ShowOptions, ctx: CommandContext): Promi
   }
 
   if (json) {
-    ctx.stdout.write(formatBackupsJson(sets.map((s) => ({ instance: s.instance, backups: controls(s.backups) }))));
+    ctx.stdout.write(formatBackupsJson(sets.map((s) => ({ instance: s.instance, backups: controls(s.backups), parentTlis: timelines(s.backups) }))));
     return 0;
   }
   let out = '';
   for (const s of sets) {
     if (opts.instance === undefined) out += `\nBACKUP INSTANCE '${s.instance}'\n`;
-    out += formatBackupTable(controls(s.backups).map((c) => showRowFromControl(s.instance, c, nowSec)));
+    const tlis = timelines(s.backups);
+    out += formatBackupTable(controls(s.backups).map((c) => showRowFromControl(s.instance, c, nowSec, c.parentBackupId ? tlis[c.parentBackupId] : undefined)));
   }
   ctx.stdout.write(out);
   return 0;

@@ -89,6 +89,7 @@ export async function validateCommand(opts: ValidateOptions, ctx: CommandContext
   }
   const tctx = await connectTemporal({ backupPath: opts.backupPath, env: ctx.env });
   let corrupt = 0;
+  const orphans: ValidateResult['orphan'] = [];
   let targetResult: ValidateResult | undefined;
   try {
     for (const instance of instances) {
@@ -112,6 +113,7 @@ export async function validateCommand(opts: ValidateOptions, ctx: CommandContext
         onLog: workflowLogSink(ctx.logger),
       });
       corrupt += r.corrupt.length;
+      orphans.push(...r.orphan);
       targetResult = r;
     }
   } finally {
@@ -121,7 +123,12 @@ export async function validateCommand(opts: ValidateOptions, ctx: CommandContext
     reportTarget(target, targetResult!, opts, instances[0], ctx.logger);
     return 0;
   }
-  if (corrupt > 0) throw new CliError(opts.backupId ? `Backup ${opts.backupId} is corrupt` : 'Some backups are not valid');
+  if (opts.backupId) {
+    const orphan = orphans.find((o) => o.id === opts.backupId);
+    if (corrupt > 0) throw new CliError(`Backup ${opts.backupId} is corrupt`);
+    if (orphan) throw new CliError(`Backup ${opts.backupId} is orphan: ${orphan.message}`);
+  }
+  if (corrupt > 0 || orphans.length > 0) throw new CliError('Some backups are not valid');
   ctx.logger.info(opts.backupId ? `Backup ${opts.backupId} is valid` : 'All backups are valid');
   return 0;
 }

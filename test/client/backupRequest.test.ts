@@ -28,7 +28,8 @@ describe('buildBackupRequest', () => {
   });
 
   it('refuses what the workflow cannot do yet, and a missing PGDATA', () => {
-    expect(() => req(['-b', 'DELTA'], FILE)).toThrow('option -b/--backup-mode: invalid value "DELTA": only FULL backups are implemented so far');
+    expect(req(['-b', 'delta'], FILE).backupMode).toBe('DELTA');
+    expect(() => req(['-b', 'PAGE'], FILE)).toThrow('option -b/--backup-mode: invalid value "PAGE": only FULL and DELTA backups are implemented so far');
     expect(() => req(['-b', 'FULL'], { ...FILE, pgdata: undefined as unknown as string })).toThrow(/no data directory for instance 'node'/);
   });
 });

@@ -273,8 +273,11 @@ describe('catalog commands on a real data directory', () => {
           () => `ERROR: instance 'ghost' does not exist in backup catalog '${B}': run add-instance first`,
         ],
       ),
-      ['backup -b PAGE (not built yet)', () => ['backup', '-B', B, '--instance', NODE, '-b', 'PAGE'], () => ({}), () => 'ERROR: option -b/--backup-mode: invalid value "PAGE": only FULL backups are implemented so far'],
-      ['merge (not built yet)', () => ['merge', '-B', B, '--instance', NODE, '-i', BACKUP_ID], () => ({}), () => 'ERROR: merge is not implemented yet'],
+      ['backup -b PAGE (not built yet)', () => ['backup', '-B', B, '--instance', NODE, '-b', 'PAGE'], () => ({}), () => 'ERROR: option -b/--backup-mode: invalid value "PAGE": only FULL and DELTA backups are implemented so far'],
+      ['merge of a FULL backup without children', () => ['merge', '-B', B, '--instance', NODE, '-i', BACKUP_ID], () => ({}),
+        () => `INFO: Merge started\nERROR: Failed to find merge candidate, backup ${BACKUP_ID} has no valid children`],
+      ['merge of an unknown backup', () => ['merge', '-B', B, '--instance', NODE, '-i', 'ZZZZZZ'], () => ({}),
+        () => 'INFO: Merge started\nERROR: Target backup ZZZZZZ was not found: see "gs_probackup show" for the backups of the instance'],
     ];
 
     beforeAll(() => fs.mkdirSync(notCluster(), { recursive: true }));

@@ -1,0 +1,1 @@
+export { beginMerge, planMerge, mergeBatch, commitMerge, finishMerge, type MergePlanSummary } from './merge';
