@@ -6,7 +6,7 @@
  */
 import { connectTemporal } from '../client/temporal/connection';
 import { CliError } from '../client/errors';
-import { createBackupWorker } from './worker';
+import { createBackupWorker, prestartFileThreads } from './worker';
 import { setSdkLogSink, type TextSink } from './runtime';
 
 export interface WorkerCommandOptions {
@@ -57,6 +57,7 @@ export async function runWorkerCommand(opts: WorkerCommandOptions, ctx: WorkerCo
           : `Temporal at ${tctx.address}`;
       info(`worker polls task queue '${tctx.taskQueue}' of namespace '${tctx.namespace}' on ${where}`);
       const run = worker.run();
+      prestartFileThreads(opts.threads);
       ctx.onReady?.({
         address: tctx.address,
         taskQueue: tctx.taskQueue,

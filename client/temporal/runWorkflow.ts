@@ -17,7 +17,7 @@ import {
 } from '@temporalio/common';
 import { describeRunningOperation } from '../../core/workflowIds';
 import { progressQuery, type Progress } from '../../workflows/progress';
-import { createBackupWorker } from '../../workers/worker';
+import { createBackupWorker, prestartFileThreads } from '../../workers/worker';
 import { CliError } from '../errors';
 import type { TemporalContext } from './connection';
 import { ProgressView, type TextSink } from './progressView';
@@ -135,6 +135,8 @@ async function startAndFollow<T>(o: RunWorkflowOptions): Promise<T> {
       workflowIdConflictPolicy: 'FAIL',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     });
+    // Its first activities (checkpoint, listing) wait on PostgreSQL and the disk: time enough.
+    if (ctx.mode === 'embedded') prestartFileThreads(o.threads);
     return await follow<T>(handle, handle.firstExecutionRunId, o);
   } catch (e) {
     if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
