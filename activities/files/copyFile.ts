@@ -65,6 +65,7 @@ export async function copyPlainFile(a: { src: string; tmp: string; mode: number;
   let total = 0;
   let ok = false;
   try {
+    // Sized to the file when it is small (one read gets it all, the next finds the end).
     const buf = ctx.scratch('plain', Math.min(1 << 20, Math.max(BLCKSZ, (await inFh.stat()).size + 1)));
     for (;;) {
       checkCancelled(ctx);
