@@ -202,13 +202,13 @@ describe('durability', () => {
     }).catch((e) => {
       throw new Error(`${(e as Error).message}:\n${cli.out()}`);
     });
-    const rep0 = await cluster.psql(`select string_agg(pid || ' ' || application_name || ' ' || state || ' ' || backend_start, '; ') from pg_stat_replication`);
+    // What the server's WAL senders were, said when the stall goes unnoticed.
+    const senders = () => cluster.psql(`select string_agg(pid || ' ' || application_name || ' ' || state || ' ' || backend_start, '; ') from pg_stat_replication`);
+    const before = await senders();
     process.kill(sender, 'SIGSTOP');
     try {
       await waitFor('the stall to be noticed', () => /WAL streaming stalled/.test(cli.out()), 60_000).catch(async (e) => {
-        const rep1 = await cluster.psql(`select string_agg(pid || ' ' || application_name || ' ' || state || ' ' || backend_start, '; ') from pg_stat_replication`);
-        const act = await cluster.psql(`select string_agg(pid || ' ' || application_name || ' ' || coalesce(state, '') || ' ' || left(query, 60), '; ') from pg_stat_activity where application_name like 'gs%'`);
-        throw new Error(`${(e as Error).message}; stopped ${sender}; replication before: ${rep0}; after: ${rep1}; activity: ${act}`);
+        throw new Error(`${(e as Error).message}; stopped ${sender}; WAL senders before: ${before}; after: ${await senders()}`);
       });
       // The retry finds the slot still held by the stopped sender and waits.
       await new Promise((r) => setTimeout(r, 4000));
