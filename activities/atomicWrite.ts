@@ -32,3 +32,16 @@ export async function fsyncDir(dir: string): Promise<void> {
     await fh.close();
   }
 }
+
+/** The JSON a state file holds, or null when it is not there (yet). */
+export async function readJson<T>(file: string): Promise<T | null> {
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+}
+
+export async function exists(p: string): Promise<boolean> {
+  return fs.access(p).then(() => true, () => false);
+}

@@ -13,6 +13,7 @@ import { pglzCompress } from '../../core/pglz';
 import { pageChecksum, relationBlockNumber, verifyPage } from '../../core/pageChecksum';
 import { BLCKSZ, type CompressAlg } from '../../core/types';
 import type { JobContext } from '../threads/jobs';
+import { chunkBytes } from '../threads/scratch';
 import { SyncBehind } from '../threads/syncBehind';
 
 const CHUNK_PAGES = 128; // 1 MiB reads
@@ -65,8 +66,7 @@ export async function copyPlainFile(a: { src: string; tmp: string; mode: number;
   let total = 0;
   let ok = false;
   try {
-    // Sized to the file when it is small (one read gets it all, the next finds the end).
-    const buf = ctx.scratch('plain', Math.min(1 << 20, Math.max(BLCKSZ, (await inFh.stat()).size + 1)));
+    const buf = ctx.scratch('plain', chunkBytes((await inFh.stat()).size));
     for (;;) {
       checkCancelled(ctx);
       const { bytesRead } = await inFh.read(buf, 0, buf.length, null);

@@ -26,7 +26,7 @@ import { contentSums, finishedControl, mergedControl, planMergeActions, type Mer
 import { ChainPlanError } from '../../core/restoreChain';
 import type { CompressAlg } from '../../core/types';
 import { AttemptGuard } from '../attemptGuard';
-import { fsyncDir, writeFileAtomic } from '../atomicWrite';
+import { exists, fsyncDir, readJson, writeFileAtomic } from '../atomicWrite';
 import { readBackupControl, writeBackupControl } from '../catalog/backupCatalog';
 import { deleteBackupFiles } from '../catalog/deleteBackup';
 import type { DataFileOptions } from '../files/copyFile';
@@ -77,18 +77,6 @@ interface CommitRecord {
   keep: string[];
   staged: string[];
   empty: string[];
-}
-
-async function exists(p: string): Promise<boolean> {
-  return fs.access(p).then(() => true, () => false);
-}
-
-async function readJson<T>(file: string): Promise<T | null> {
-  try {
-    return JSON.parse(await fs.readFile(file, 'utf8')) as T;
-  } catch {
-    return null;
-  }
 }
 
 const refuse = (msg: string) => ApplicationFailure.nonRetryable(msg, 'MergeRefused');

@@ -13,7 +13,7 @@ import type { Client } from 'pg';
 import { catalogPaths } from '../../core/catalogPaths';
 import { lsnToBigInt, parseLsn, walFileName, type Lsn } from '../../core/lsn';
 import type { PgConnection } from '../../core/requests';
-import { writeFileAtomic } from '../atomicWrite';
+import { exists, readJson, writeFileAtomic } from '../atomicWrite';
 import { activitySleep } from '../cancellableSleep';
 import { closePg, connectionLost, connectPg, queryOne, serverEpoch, serverTermination } from './connection';
 import { WalReceiver } from './walReceiver';
@@ -61,10 +61,6 @@ const aliveFile = (backupDir: string) => path.join(catalogPaths.stateDir(backupD
 /** Written once pg_backup_stop returned and the WAL up to the stop LSN is in: a retry returns it. */
 const resultFile = (backupDir: string) => path.join(catalogPaths.stateDir(backupDir), 'session.result.json');
 const stopFile = (backupDir: string) => path.join(catalogPaths.stateDir(backupDir), STOP_FILE);
-
-async function exists(p: string): Promise<boolean> {
-  return fs.access(p).then(() => true, () => false);
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -299,14 +295,6 @@ export async function dropBackupSlot(input: { connection: PgConnection; backupId
     throw new Error(`replication slot "${slot}" stays active: drop it with pg_drop_replication_slot('${slot}')`);
   } finally {
     await closePg(conn);
-  }
-}
-
-async function readJson<T>(file: string): Promise<T | null> {
-  try {
-    return JSON.parse(await fs.readFile(file, 'utf8')) as T;
-  } catch {
-    return null;
   }
 }
 

@@ -1,17 +1,25 @@
 import type * as fs from 'node:fs/promises';
 import { BLCKSZ } from '../../core/types';
+import type { Scratch } from '../threads/scratch';
 import type { SyncBehind } from '../threads/syncBehind';
+
+const RUN_PAGES = 128;
 
 /** Collects consecutive blocks and writes them at once: 1 MiB writes, not one per page. */
 export class PageRun {
+  private readonly buf: Buffer;
   private first = 0;
   private n = 0;
 
+  /** `nBlocks`: the file's length (Infinity when unknown), so that a small file's slot gets a small buffer. */
   constructor(
     private readonly out: fs.FileHandle,
     private readonly behind: SyncBehind | null,
-    private readonly buf: Buffer,
-  ) {}
+    scratch: Scratch,
+    nBlocks: number,
+  ) {
+    this.buf = scratch('pages', Math.min(RUN_PAGES, Math.max(1, nBlocks)) * BLCKSZ);
+  }
 
   async add(block: number, page: Buffer): Promise<void> {
     if (this.n > 0 && (block !== this.first + this.n || this.n * BLCKSZ === this.buf.length)) await this.flush();

@@ -31,7 +31,7 @@ export async function writeChainPages(out: fs.FileHandle, copies: StoredCopy[], 
   for (const { file, entry } of copies) {
     if (left === 0) break;
     const splitter = new PageRecordSplitter(file);
-    const writer = new PageRun(out, behind, scratch('pages', Math.min(128, Math.max(1, nBlocks)) * BLCKSZ));
+    const writer = new PageRun(out, behind, scratch, nBlocks);
     const got = await readStored(file, async (chunk) => {
       for (const rec of splitter.push(chunk)) {
         if (rec.block >= nBlocks || done[rec.block]) continue;

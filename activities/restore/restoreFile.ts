@@ -25,7 +25,7 @@ export async function restoreFile(a: { backupDir: string; entry: FileEntry; targ
     if (e.isDatafile) {
       if (e.size > 0) {
         const splitter = new PageRecordSplitter(src);
-        const pages = new PageRun(out, behind, ctx.scratch('pages', Math.min(128, Math.max(1, e.nBlocks ?? 128)) * BLCKSZ));
+        const pages = new PageRun(out, behind, ctx.scratch, e.nBlocks ?? Infinity);
         const got = await readStored(src, async (chunk) => {
           for (const rec of splitter.push(chunk)) await pages.add(rec.block, pageFromRecord(rec, e.compressAlg, src));
           onBytes(chunk.length);

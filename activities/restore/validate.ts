@@ -23,7 +23,7 @@ import { parsePgControl, verifyPgControlCrc } from '../../core/pgControl';
 import { pglzDecompress } from '../../core/pglz';
 import { BLCKSZ, DEFAULT_XLOG_SEG_SIZE, type CompressAlg } from '../../core/types';
 import type { BackupId } from '../../core/backupId';
-import type { Scratch } from '../threads/scratch';
+import { chunkBytes, type Scratch } from '../threads/scratch';
 import { filePool, mapInFlight } from '../threads/pool';
 
 export interface LoadedBackup {
@@ -65,7 +65,7 @@ export function pageFromRecord(p: StoredPage, alg: CompressAlg, file: string): B
 
 /** Two read buffers for a stored file of `size` bytes: 1 MiB each, or what a smaller file needs. */
 export function readBuffers(scratch: Scratch, size: number): [Buffer, Buffer] {
-  const n = Math.min(1 << 20, Math.max(BLCKSZ, size + 1));
+  const n = chunkBytes(size);
   return [scratch('read0', n), scratch('read1', n)];
 }
 
