@@ -10,6 +10,9 @@ import { startTestTemporal } from '../helpers/temporalServer';
 export default async function globalSetup(): Promise<void> {
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gs-test-run-'));
   process.env.GS_TEST_RUN_DIR = runDir;
+  // Each test's catalog has its own embedded server: one left lingering per catalog would pile up.
+  // embeddedServer.test.ts tests the linger itself.
+  process.env.GS_PROBACKUP_SERVER_LINGER ??= '0';
   const server = await startTestTemporal(runDir);
   process.env.TEMPORAL_TEST_ADDRESS = server.address;
   fs.writeFileSync(path.join(runDir, 'temporal.pid'), String(server.pid));

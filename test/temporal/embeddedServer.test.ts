@@ -84,6 +84,46 @@ test('starts under the catalog, is reused, stops when the last user leaves', asy
   expect(fs.existsSync(paths.lock)).toBe(false);
 });
 
+test('lingers after the last user leaves, is reused meanwhile, and a detached janitor stops it when idle', async () => {
+  const catalog = tempCatalog();
+  const paths = embeddedServerPaths(catalog);
+  const env = { ...process.env, GS_PROBACKUP_SERVER_LINGER: '3' };
+  const a = await acquireEmbeddedServer({ backupPath: catalog, role: 'cli', env });
+  const t0 = Date.now();
+  await a.release();
+  expect(Date.now() - t0).toBeLessThan(1000); // the command does not wait for a stop
+  expect(isProcessAlive(a.server)).toBe(true);
+  expect(JSON.parse(fs.readFileSync(paths.idle, 'utf8'))).toMatchObject({ pid: a.server.pid });
+
+  // Reused within the linger: no new start; the first janitor then finds a newer idle mark.
+  await new Promise((r) => setTimeout(r, 1500));
+  const b = await acquireEmbeddedServer({ backupPath: catalog, role: 'cli', env });
+  expect(b.reused).toBe(true);
+  expect(b.server.pid).toBe(a.server.pid);
+  await new Promise((r) => setTimeout(r, 2500)); // past the first janitor's wake-up, b still holds it
+  expect(isProcessAlive(b.server)).toBe(true);
+  await b.release();
+  await new Promise((r) => setTimeout(r, 1500)); // past the first janitor, before the second
+  expect(isProcessAlive(b.server)).toBe(true);
+
+  const deadline = Date.now() + 20_000;
+  while (isProcessAlive(b.server) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  expect(isProcessAlive(b.server)).toBe(false);
+  expect(fs.existsSync(paths.serverJson)).toBe(false);
+  expect(fs.existsSync(paths.idle)).toBe(false);
+  expect(fs.existsSync(paths.lock)).toBe(false);
+
+  // A catalog whose server stopped starts a new one.
+  const c = await acquireEmbeddedServer({ backupPath: catalog, role: 'cli', env });
+  expect(c.reused).toBe(false);
+  await c.release();
+});
+
+test('an invalid GS_PROBACKUP_SERVER_LINGER is refused naming the variable', async () => {
+  await expect(acquireEmbeddedServer({ backupPath: tempCatalog(), role: 'cli', env: { ...process.env, GS_PROBACKUP_SERVER_LINGER: '1m' } }))
+    .rejects.toThrow(/GS_PROBACKUP_SERVER_LINGER is "1m": give the seconds/);
+});
+
 test('concurrent starts share one server', async () => {
   const catalog = tempCatalog();
   const leases = await Promise.all([1, 2, 3].map(() => acquireEmbeddedServer({ backupPath: catalog, role: 'cli' })));
