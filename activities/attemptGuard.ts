@@ -16,6 +16,8 @@ export class AttemptGuard {
   private constructor(
     private readonly claimFile: string,
     private readonly token: string,
+    /** The claim file as this attempt wrote it: a stat per check instead of a read (one per file copied). */
+    private readonly identity: string,
     /** Suffix of this attempt's temp files. */
     readonly tmpSuffix: string,
   ) {}
@@ -25,17 +27,23 @@ export class AttemptGuard {
     const attempt = Context.current().info.attempt;
     const token = `${attempt}:${randomUUID()}`;
     await writeFileAtomic(claimFile, token, { sync: false });
-    return new AttemptGuard(claimFile, token, `.gs_tmp${attempt}`);
+    const identity = await fileIdentity(claimFile);
+    const guard = new AttemptGuard(claimFile, token, identity, `.gs_tmp${attempt}`);
+    // The identity is this attempt's only if the content read after it still is this attempt's token.
+    if ((await fs.readFile(claimFile, 'utf8').catch(() => '')) !== token) await guard.superseded();
+    return guard;
   }
 
   /** Throws when the activity was cancelled or a newer attempt claimed the batch. */
   async check(): Promise<void> {
     const ctx = Context.current();
     if (ctx.cancellationSignal.aborted) throw new CancelledFailure(`attempt ${ctx.info.attempt} was cancelled`);
+    if ((await fileIdentity(this.claimFile).catch(() => '')) !== this.identity) await this.superseded();
+  }
+
+  private async superseded(): Promise<never> {
     const holder = await fs.readFile(this.claimFile, 'utf8').catch(() => '');
-    if (holder !== this.token) {
-      throw new CancelledFailure(`attempt ${ctx.info.attempt} was superseded by attempt ${holder.split(':')[0] || '?'}`);
-    }
+    throw new CancelledFailure(`attempt ${Context.current().info.attempt} was superseded by attempt ${holder.split(':')[0] || '?'}`);
   }
 
   /** Puts a finished temp file in place, if this attempt is still the live one. */
@@ -43,6 +51,15 @@ export class AttemptGuard {
     await this.check();
     await fs.rename(tmp, dst);
   }
+}
+
+/**
+ * A claim is replaced by rename, so a newer claim is a new inode; its number may be one an older
+ * claim freed, its change time in nanoseconds will not be the same.
+ */
+async function fileIdentity(file: string): Promise<string> {
+  const st = await fs.stat(file, { bigint: true });
+  return `${st.dev}:${st.ino}:${st.ctimeNs}`;
 }
 
 /** Removes what attempts that died or were superseded left under their temp names, in these directories. */

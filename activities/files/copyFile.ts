@@ -12,6 +12,7 @@ import { PAGE_HEADER_SIZE, PageHeaderMapBuilder, writePageHeader } from '../../c
 import { pglzCompress } from '../../core/pglz';
 import { pageChecksum, relationBlockNumber, verifyPage } from '../../core/pageChecksum';
 import { BLCKSZ, type CompressAlg } from '../../core/types';
+import { DIRECT_IO_MAX, FdFile } from '../threads/fdFile';
 import type { JobContext } from '../threads/jobs';
 import { chunkBytes } from '../threads/scratch';
 import { SyncBehind } from '../threads/syncBehind';
@@ -40,12 +41,22 @@ export interface DataFileOptions {
   noSync: boolean;
 }
 
-async function openSource(src: string): Promise<fs.FileHandle | null> {
+function openSource(src: string): { file: FdFile; size: number } | null {
   try {
-    return await fs.open(src, 'r');
+    return FdFile.openRead(src);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw new Error(`cannot open "${src}": ${(e as Error).message}`);
+  }
+}
+
+/** The temp file beside the source opened for it; the source is closed when this fails. */
+async function openTarget(tmp: string, source: { file: FdFile; size: number }): Promise<FdFile> {
+  try {
+    return FdFile.openWrite(tmp, source.size <= DIRECT_IO_MAX);
+  } catch (e) {
+    await source.file.close();
+    throw e;
   }
 }
 
@@ -55,18 +66,16 @@ function checkCancelled(ctx: JobContext): void {
 
 /** Non-data files: byte for byte, CRC of the content, the source's mode. Null: vanished since listing. */
 export async function copyPlainFile(a: { src: string; tmp: string; mode: number; sync: boolean }, ctx: JobContext): Promise<Copied | null> {
-  const inFh = await openSource(a.src);
-  if (!inFh) return null;
-  const outFh = await fs.open(a.tmp, 'w', 0o600).catch(async (e) => {
-    await inFh.close();
-    throw e;
-  });
+  const source = openSource(a.src);
+  if (!source) return null;
+  const inFh = source.file;
+  const outFh = await openTarget(a.tmp, source);
   const flush = new SyncBehind(outFh, a.sync);
   let crc = 0;
   let total = 0;
   let ok = false;
   try {
-    const buf = ctx.scratch('plain', chunkBytes((await inFh.stat()).size));
+    const buf = ctx.scratch('plain', chunkBytes(source.size));
     for (;;) {
       checkCancelled(ctx);
       const { bytesRead } = await inFh.read(buf, 0, buf.length, null);
@@ -98,12 +107,10 @@ export async function copyPlainFile(a: { src: string; tmp: string; mode: number;
  */
 export async function copyDataFile(a: { src: string; tmp: string; segno: number; opts: DataFileOptions; filter?: DeltaPageFilter }, ctx: JobContext): Promise<Copied | null> {
   const { src, tmp, segno, opts } = a;
-  const inFh = await openSource(src);
-  if (!inFh) return null;
-  const outFh = await fs.open(tmp, 'w', 0o600).catch(async (e) => {
-    await inFh.close();
-    throw e;
-  });
+  const source = openSource(src);
+  if (!source) return null;
+  const inFh = source.file;
+  const outFh = await openTarget(tmp, source);
   const flush = new SyncBehind(outFh, !opts.noSync);
   const compress = pageCompressor(opts.compressAlg, opts.compressLevel);
   const verify = !opts.skipBlockValidation;
@@ -118,8 +125,7 @@ export async function copyDataFile(a: { src: string; tmp: string; segno: number;
   let reading: Promise<{ want: number; got: number }> | null = null;
   let ok = false;
   try {
-    const size = (await inFh.stat()).size;
-    const totalBlocks = Math.floor(size / BLCKSZ);
+    const totalBlocks = Math.floor(source.size / BLCKSZ);
     // A small file asks for small buffers: its slot may never hold a large one.
     const chunkPages = Math.max(1, Math.min(CHUNK_PAGES, totalBlocks));
     const inBufs = [ctx.scratch('in0', chunkPages * BLCKSZ), ctx.scratch('in1', chunkPages * BLCKSZ)];
@@ -212,7 +218,7 @@ const TORN_READ_RETRIES = 50;
  * again until it verifies; a page that stays bad is corruption and fails the backup. Returns the
  * page's checksum when it was computed.
  */
-export async function verifyOrReread(fh: fs.FileHandle, file: string, page: Buffer, block: number, relBlock: number, checksums: boolean): Promise<number | undefined> {
+export async function verifyOrReread(fh: Pick<FdFile, 'read'>, file: string, page: Buffer, block: number, relBlock: number, checksums: boolean): Promise<number | undefined> {
   let v = verifyPage(page, 0, relBlock, checksums);
   for (let attempt = 0; v.verdict === 'bad-header' || v.verdict === 'bad-checksum'; attempt++) {
     if (attempt === TORN_READ_RETRIES) {

@@ -1,4 +1,4 @@
-import type * as fs from 'node:fs/promises';
+import type { FdFile } from '../threads/fdFile';
 import { BLCKSZ } from '../../core/types';
 import type { Scratch } from '../threads/scratch';
 import type { SyncBehind } from '../threads/syncBehind';
@@ -13,7 +13,7 @@ export class PageRun {
 
   /** `nBlocks`: the file's length (Infinity when unknown), so that a small file's slot gets a small buffer. */
   constructor(
-    private readonly out: fs.FileHandle,
+    private readonly out: FdFile,
     private readonly behind: SyncBehind | null,
     scratch: Scratch,
     nBlocks: number,

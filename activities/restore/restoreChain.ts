@@ -11,6 +11,7 @@ import { PageRecordSplitter } from '../../core/dataFileFormat';
 import { BLCKSZ } from '../../core/types';
 import type { JobContext } from '../threads/jobs';
 import type { Scratch } from '../threads/scratch';
+import { DIRECT_IO_MAX, FdFile } from '../threads/fdFile';
 import { SyncBehind } from '../threads/syncBehind';
 import { PageRun } from './pageRun';
 import { pageFromRecord, readBuffers, readStored } from './validate';
@@ -25,7 +26,7 @@ export interface StoredCopy {
  * Writes the file's pages from `copies` (newest first) into `out`, the newest copy of each block
  * winning; blocks at or past `nBlocks` are ignored. Returns the blocks no copy held.
  */
-export async function writeChainPages(out: fs.FileHandle, copies: StoredCopy[], nBlocks: number, scratch: Scratch, onBytes: (n: number) => void, behind: SyncBehind | null = null): Promise<number> {
+export async function writeChainPages(out: FdFile, copies: StoredCopy[], nBlocks: number, scratch: Scratch, onBytes: (n: number) => void, behind: SyncBehind | null = null): Promise<number> {
   const done = new Uint8Array(nBlocks);
   let left = nBlocks;
   for (const { file, entry } of copies) {
@@ -58,7 +59,7 @@ export async function restoreChainFile(
     if (ctx.cancelled()) throw new CancelledFailure('cancelled');
     ctx.progress(n);
   };
-  const out = await fs.open(a.tmp, 'w', 0o600);
+  const out = FdFile.openWrite(a.tmp, a.nBlocks * BLCKSZ <= DIRECT_IO_MAX);
   const behind = new SyncBehind(out, a.sync);
   try {
     // Blocks no copy holds stay zeros, as in a FULL restore's holes.

@@ -8,6 +8,7 @@ import type { FileEntry } from '../../core/backupContent';
 import { PageRecordSplitter } from '../../core/dataFileFormat';
 import { BLCKSZ } from '../../core/types';
 import type { JobContext } from '../threads/jobs';
+import { DIRECT_IO_MAX, FdFile } from '../threads/fdFile';
 import { SyncBehind } from '../threads/syncBehind';
 import { PageRun } from './pageRun';
 import { pageFromRecord, readBuffers, readStored, storedPath } from './validate';
@@ -19,7 +20,7 @@ export async function restoreFile(a: { backupDir: string; entry: FileEntry; targ
     ctx.progress(n);
   };
   const src = storedPath(backupDir, e);
-  const out = await fs.open(tmp, 'w', 0o600);
+  const out = FdFile.openWrite(tmp, (e.isDatafile ? (e.nBlocks ?? 0) * BLCKSZ : e.size) <= DIRECT_IO_MAX);
   const behind = new SyncBehind(out, sync);
   try {
     if (e.isDatafile) {

@@ -23,6 +23,7 @@ import { parsePgControl, verifyPgControlCrc } from '../../core/pgControl';
 import { pglzDecompress } from '../../core/pglz';
 import { BLCKSZ, DEFAULT_XLOG_SEG_SIZE, type CompressAlg } from '../../core/types';
 import type { BackupId } from '../../core/backupId';
+import { FdFile } from '../threads/fdFile';
 import { chunkBytes, type Scratch } from '../threads/scratch';
 import { filePool, mapInFlight } from '../threads/pool';
 
@@ -74,7 +75,7 @@ export function readBuffers(scratch: Scratch, size: number): [Buffer, Buffer] {
  * buffer) while `onChunk` works on this one, so the disk and the CPU work at the same time.
  */
 export async function readStored(file: string, onChunk: (chunk: Buffer) => void | Promise<void>, bufs: readonly [Buffer, Buffer]): Promise<{ size: number; crc: number }> {
-  const fh = await fs.open(file, 'r');
+  const fh = FdFile.openRead(file).file;
   let crc = 0;
   let size = 0;
   let reading: Promise<number> | null = null;

@@ -4,7 +4,11 @@
  * idle; a datasync every few tens of MiB, in the background, keeps the disk busy during the copy
  * and leaves the final fsync only the tail.
  */
-import type { FileHandle } from 'node:fs/promises';
+/** What is flushed: a FileHandle or an FdFile. */
+export interface Syncable {
+  datasync(): Promise<void>;
+  sync(): Promise<void>;
+}
 
 const EVERY = 32 << 20;
 
@@ -15,7 +19,7 @@ export class SyncBehind {
 
   /** `enabled` false (--no-sync): nothing is flushed, finish() included. */
   constructor(
-    private readonly fh: FileHandle,
+    private readonly fh: Syncable,
     private readonly enabled: boolean,
   ) {}
 

@@ -112,6 +112,9 @@ export async function acquireEmbeddedServer(opts: AcquireOptions): Promise<Embed
         // Alive but not answering: a second server on the same database must never run.
         await terminateProcess(info, STOP_GRACE_MS);
       }
+      // A server left on this path by a catalog that was removed and made again (a lingering one
+      // whose database file was deleted under it) shares the SQLite journal files by name.
+      for (const pid of serversOnDatabase(paths)) await terminateProcess({ pid }, STOP_GRACE_MS);
       fs.rmSync(paths.serverJson, { force: true });
       info = await startServer(paths, opts.env ?? process.env, opts.startTimeoutMs ?? 60_000);
     }
@@ -285,6 +288,24 @@ function register(paths: EmbeddedServerPaths, role: EmbeddedRole): string {
   const file = path.join(paths.clients, `${role}.${me.pid}.${++registrationSeq}`);
   fs.writeFileSync(file, JSON.stringify({ ...me, role, startedAt: new Date().toISOString() }) + '\n', { mode: 0o600 });
   return file;
+}
+
+/** Temporal servers of this user started on this catalog's database path, recorded or not. */
+function serversOnDatabase(paths: EmbeddedServerPaths): number[] {
+  let pids: string[];
+  try {
+    pids = fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  } catch {
+    return [];
+  }
+  const found: number[] = [];
+  for (const p of pids) {
+    const argv = processArgv(Number(p));
+    if (!argv || !argv.includes('start-dev')) continue;
+    const i = argv.indexOf('--db-filename');
+    if (i >= 0 && argv[i + 1] === paths.db) found.push(Number(p));
+  }
+  return found;
 }
 
 /** The recorded pid is alive, is the same process, and runs on this catalog's database. */

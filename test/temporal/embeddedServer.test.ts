@@ -119,6 +119,22 @@ test('lingers after the last user leaves, is reused meanwhile, and a detached ja
   await c.release();
 });
 
+test('a catalog removed under a lingering server and made again does not get a second server on its database', async () => {
+  const catalog = tempCatalog();
+  const env = { ...process.env, GS_PROBACKUP_SERVER_LINGER: '60' };
+  const a = await acquireEmbeddedServer({ backupPath: catalog, role: 'cli', env });
+  await a.release();
+  expect(isProcessAlive(a.server)).toBe(true);
+  fs.rmSync(catalog, { recursive: true, force: true });
+  fs.mkdirSync(catalog);
+  const b = await acquireEmbeddedServer({ backupPath: catalog, role: 'cli', env });
+  expect(b.reused).toBe(false);
+  expect(isProcessAlive(a.server)).toBe(false);
+  await b.release();
+  await stopEmbeddedServer(catalog);
+  expect(isProcessAlive(b.server)).toBe(false);
+});
+
 test('an invalid GS_PROBACKUP_SERVER_LINGER is refused naming the variable', async () => {
   await expect(acquireEmbeddedServer({ backupPath: tempCatalog(), role: 'cli', env: { ...process.env, GS_PROBACKUP_SERVER_LINGER: '1m' } }))
     .rejects.toThrow(/GS_PROBACKUP_SERVER_LINGER is "1m": give the seconds/);
