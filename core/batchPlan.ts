@@ -28,23 +28,33 @@ export function batchLimitsFor(sizes: readonly number[]): BatchLimits {
 }
 
 /**
- * Largest files first, so the parallel lanes finish together; each batch closes when adding the
- * next file would pass a limit (a file larger than maxBytes gets a batch of its own).
+ * Files are packed largest first (each batch closes when adding the next file would pass a limit; a
+ * file larger than maxBytes gets a batch of its own). The batches then alternate: the one of the
+ * smallest files, the one of the largest, and so on. Lanes take batches in this order, so a batch
+ * of a thousand small files, whose time goes in opens, renames and fsyncs, runs beside a large
+ * file, whose pieces keep the threads' CPUs busy (activities/files/copyPieces.ts), rather than alone
+ * at the end.
  */
 export function planBatches(sizes: readonly number[], limits: BatchLimits = batchLimitsFor(sizes)): number[][] {
   const order = sizes.map((s, i) => [s, i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
-  const batches: number[][] = [];
+  const packed: number[][] = [];
   let cur: number[] = [];
   let bytes = 0;
   for (const [size, i] of order) {
     if (cur.length > 0 && (bytes + size > limits.maxBytes || cur.length >= limits.maxFiles)) {
-      batches.push(cur);
+      packed.push(cur);
       cur = [];
       bytes = 0;
     }
     cur.push(i);
     bytes += size;
   }
-  if (cur.length) batches.push(cur);
+  if (cur.length) packed.push(cur);
+  // Packed batches come largest files first: take from the end, then the front, in turn.
+  const batches: number[][] = [];
+  for (let lo = 0, hi = packed.length - 1; lo <= hi; ) {
+    batches.push(packed[hi--]);
+    if (lo <= hi) batches.push(packed[lo++]);
+  }
   return batches;
 }

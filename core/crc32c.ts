@@ -119,3 +119,8 @@ export function crc32cPatch(crc: number, oldBytes: Uint8Array, newBytes: Uint8Ar
   const raw = ~crc32cTable(delta, 0xffffffff) >>> 0;
   return (crc ^ multModP(zerosOperator(bytesAfter), raw)) >>> 0;
 }
+
+/** The CRC-32C of A followed by B, from the CRCs of A and of B and the length of B. */
+export function crc32cCombine(crcA: number, crcB: number, lengthB: number): number {
+  return (multModP(zerosOperator(lengthB), crcA) ^ crcB) >>> 0;
+}

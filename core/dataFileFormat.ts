@@ -37,13 +37,9 @@ export class PageHeaderMapBuilder {
     return this.n;
   }
 
-  /** The raw array with the terminating entry {lsn 0, block 0, pos = file size, checksum 0}. */
-  finish(fileSize: number): Buffer {
-    this.ensure(this.n + 1);
-    const o = this.n * PAGE_HEADER2_SIZE;
-    this.buf.fill(0, o, o + PAGE_HEADER2_SIZE);
-    this.buf.writeInt32LE(fileSize, o + 12);
-    return this.buf.subarray(0, (this.n + 1) * PAGE_HEADER2_SIZE);
+  /** The entries so far, without a terminating one (a piece of a file: see finishDataFile). */
+  entries(): Buffer {
+    return this.buf.subarray(0, this.n * PAGE_HEADER2_SIZE);
   }
 
   private ensure(n: number): void {
@@ -96,9 +92,15 @@ const EMPTY = Buffer.alloc(0);
 export class PageRecordSplitter {
   private pending: Buffer = EMPTY;
   /** File offset of the next chunk: error messages name where a bad record starts. */
-  private offset = 0;
+  private offset: number;
 
-  constructor(private readonly source: string) {}
+  /** `start`: where in the file the first chunk begins (a piece of a large file). */
+  constructor(
+    private readonly source: string,
+    start = 0,
+  ) {
+    this.offset = start;
+  }
 
   /**
    * The complete records so far. No copies: the payloads are views of `chunk` (or of carried-over

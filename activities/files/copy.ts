@@ -15,7 +15,8 @@ import type { CompressAlg } from '../../core/types';
 import { AttemptGuard, removeStaleTempFiles } from '../attemptGuard';
 import { fsyncDir, writeFileAtomic } from '../atomicWrite';
 import { filePool, mapInFlight } from '../threads/pool';
-import type { Copied, DataFileOptions } from './copyFile';
+import type { DataFileOptions } from './copyFile';
+import { copyDataFileInPieces } from './copyPieces';
 import { incrementalDataSize } from '../../core/deltaPlan';
 import { deltaFilters, type DeltaSource } from './deltaParent';
 import { backupPath, batchHeaderFile, batchResultFile, listBackupFiles, makeCopyPlan, planFile, sourcePath, type CopyPlan, type PlanEntry } from './plan';
@@ -126,7 +127,12 @@ export async function copyFiles(files: PlanEntry[], input: CopyBatchInput, what:
     const tmp = dst + guard.tmpSuffix;
     try {
       const c = e.isDatafile
-        ? await pool.run('copyDataFile', { src, tmp, segno: e.segno ?? 0, opts: fileOptions(input), filter: deltas[i]?.filter }, onBytes, ctx.cancellationSignal)
+        ? await copyDataFileInPieces(
+          { src, tmp, segno: e.segno ?? 0, opts: fileOptions(input), filter: deltas[i]?.filter },
+          (k) => `${dst}.piece${k}${guard.tmpSuffix}`,
+          onBytes,
+          ctx.cancellationSignal,
+        )
         : await pool.run('copyPlainFile', { src, tmp, mode: e.mode, sync: !input.noSync }, onBytes, ctx.cancellationSignal);
       if (c?.stored) await guard.commit(tmp, dst);
       return c;

@@ -6,14 +6,15 @@
 import * as fs from 'node:fs/promises';
 import * as zlib from 'node:zlib';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { crc32c } from '../../core/crc32c';
+import { crc32c, crc32cCombine } from '../../core/crc32c';
 import { deltaKeepsPage, type DeltaPageFilter } from '../../core/deltaPlan';
-import { PAGE_HEADER_SIZE, PageHeaderMapBuilder, writePageHeader } from '../../core/dataFileFormat';
+import { PAGE_HEADER2_SIZE, PAGE_HEADER_SIZE, PageHeaderMapBuilder, writePageHeader } from '../../core/dataFileFormat';
 import { pglzCompress } from '../../core/pglz';
 import { pageChecksum, relationBlockNumber, verifyPage } from '../../core/pageChecksum';
 import { BLCKSZ, type CompressAlg } from '../../core/types';
 import { DIRECT_IO_MAX, FdFile } from '../threads/fdFile';
 import type { JobContext } from '../threads/jobs';
+import { deflatePage } from '../threads/pageZlib';
 import { chunkBytes } from '../threads/scratch';
 import { SyncBehind } from '../threads/syncBehind';
 
@@ -106,16 +107,72 @@ export async function copyPlainFile(a: { src: string; tmp: string; mode: number;
  * but only the pages it keeps are stored.
  */
 export async function copyDataFile(a: { src: string; tmp: string; segno: number; opts: DataFileOptions; filter?: DeltaPageFilter }, ctx: JobContext): Promise<Copied | null> {
-  const { src, tmp, segno, opts } = a;
+  const r = await copyPages({ ...a, range: null }, ctx);
+  if (!r) return null;
+  if (r.nHeaders === 0) {
+    // An empty relation, or no page changed since the parent: nothing stored (pg_probackup creates no file either).
+    await fs.rm(a.tmp, { force: true });
+    return { writeSize: 0, fullSize: 0, crc: 0, compressAlg: a.opts.compressAlg, stored: false, nBlocks: r.nBlocks, nHeaders: 0 };
+  }
+  return finishDataFile(a.opts.compressAlg, [r], [0]);
+}
+
+/** One piece of a large data file (core/pageRanges.ts), on a thread of its own; copy.ts joins them. */
+export function copyDataRange(a: { src: string; tmp: string; segno: number; opts: DataFileOptions; filter?: DeltaPageFilter; range: StoredRange }, ctx: JobContext): Promise<CopiedPages | null> {
+  return copyPages(a, ctx);
+}
+
+/** What copying blocks [from, to) of a file stored. */
+export interface CopiedPages {
+  /** Bytes this piece stored, and their CRC. */
+  writeSize: number;
+  crc: number;
+  /** Blocks read: fewer than asked when the file was truncated while it was read. */
+  nBlocks: number;
+  short: boolean;
+  nHeaders: number;
+  /** Its page header map entries, without the terminating one; positions from `range.at`. */
+  headers: Uint8Array;
+}
+
+/**
+ * Where a piece of a data file goes: blocks [from, to), stored from byte `at` of `tmp`. `shared`: the
+ * pieces write into one temp file (uncompressed FULL, where every record has the same size, so each
+ * piece knows its place); else each piece has a file of its own and copy.ts appends them in order.
+ */
+export interface StoredRange {
+  from: number;
+  to: number;
+  at: number;
+  shared: boolean;
+}
+
+/** Uncompressed, unfiltered: every record is a header and a page. */
+export const FIXED_RECORD_BYTES = PAGE_HEADER_SIZE + BLCKSZ;
+
+async function copyPages(a: { src: string; tmp: string; segno: number; opts: DataFileOptions; filter?: DeltaPageFilter; range: StoredRange | null }, ctx: JobContext): Promise<CopiedPages | null> {
+  const { src, tmp, segno, opts, range } = a;
   const source = openSource(src);
   if (!source) return null;
   const inFh = source.file;
-  const outFh = await openTarget(tmp, source);
-  const flush = new SyncBehind(outFh, !opts.noSync);
+  let outFh: FdFile;
+  try {
+    outFh = range?.shared ? FdFile.openExisting(tmp) : FdFile.openWrite(tmp, source.size <= DIRECT_IO_MAX);
+  } catch (e) {
+    await inFh.close();
+    throw e;
+  }
+  // A piece is never flushed here: one in a shared file is flushed with the file (copyPieces.ts),
+  // one in a file of its own is appended to the first piece's file and removed.
+  const flush = new SyncBehind(outFh, !opts.noSync && !range);
   const compress = pageCompressor(opts.compressAlg, opts.compressLevel);
   const verify = !opts.skipBlockValidation;
   const checksums = opts.checksumVersion !== 0;
   const headers = new PageHeaderMapBuilder();
+  const fileBlocks = Math.floor(source.size / BLCKSZ);
+  const from = range?.from ?? 0;
+  const to = Math.min(range?.to ?? fileBlocks, fileBlocks);
+  const base = range?.at ?? 0;
   let crc = 0;
   let pos = 0;
   let nBlocks = 0;
@@ -125,14 +182,14 @@ export async function copyDataFile(a: { src: string; tmp: string; segno: number;
   let reading: Promise<{ want: number; got: number }> | null = null;
   let ok = false;
   try {
-    const totalBlocks = Math.floor(source.size / BLCKSZ);
+    const totalBlocks = Math.max(0, to - from);
     // A small file asks for small buffers: its slot may never hold a large one.
     const chunkPages = Math.max(1, Math.min(CHUNK_PAGES, totalBlocks));
     const inBufs = [ctx.scratch('in0', chunkPages * BLCKSZ), ctx.scratch('in1', chunkPages * BLCKSZ)];
     const outBufs = [ctx.scratch('out0', chunkPages * (BLCKSZ + PAGE_HEADER_SIZE)), ctx.scratch('out1', chunkPages * (BLCKSZ + PAGE_HEADER_SIZE))];
-    const readChunk = (k: number, from: number) => {
-      const want = Math.min(chunkPages, totalBlocks - from) * BLCKSZ;
-      return inFh.read(inBufs[k % 2], 0, want, from * BLCKSZ).then((r) => ({ want, got: r.bytesRead }));
+    const readChunk = (k: number, done: number) => {
+      const want = Math.min(chunkPages, totalBlocks - done) * BLCKSZ;
+      return inFh.read(inBufs[k % 2], 0, want, (from + done) * BLCKSZ).then((r) => ({ want, got: r.bytesRead }));
     };
     reading = totalBlocks > 0 ? readChunk(0, 0) : null;
     for (let k = 0; reading; k++) {
@@ -148,11 +205,11 @@ export async function copyDataFile(a: { src: string; tmp: string; segno: number;
       let o = 0;
       for (let p = 0; p < pages; p++) {
         const page = buf.subarray(p * BLCKSZ, (p + 1) * BLCKSZ);
-        const block = nBlocks + p;
+        const block = from + nBlocks + p;
         const relBlock = relationBlockNumber(segno, block);
         const checksum = verify ? await verifyOrReread(inFh, src, page, block, relBlock, checksums) : undefined;
         if (a.filter && !deltaKeepsPage(page, 0, block, a.filter)) continue;
-        headers.addPage(page, 0, block, pos + o, checksum ?? pageChecksum(page, 0, relBlock));
+        headers.addPage(page, 0, block, base + pos + o, checksum ?? pageChecksum(page, 0, relBlock));
         let payload: Buffer = page;
         if (compress) {
           const z = compress(page);
@@ -165,7 +222,8 @@ export async function copyDataFile(a: { src: string; tmp: string; segno: number;
       const chunk = out.subarray(0, o);
       crc = crc32c(chunk, crc);
       await writing; // the other output buffer is free again
-      writing = outFh.write(chunk).then(() => flush.wrote(o));
+      const at = base + pos;
+      writing = outFh.write(chunk, 0, o, at).then(() => flush.wrote(o));
       pos += o;
       nBlocks += pages;
       ctx.progress(pages * BLCKSZ);
@@ -178,30 +236,85 @@ export async function copyDataFile(a: { src: string; tmp: string; segno: number;
     await Promise.allSettled([writing, reading, flush.settle()]);
     await inFh.close();
     await outFh.close();
-    if (!ok) await fs.rm(tmp, { force: true }); // failed or cancelled: leave nothing half-written
+    if (!ok && !range?.shared) await fs.rm(tmp, { force: true }); // failed or cancelled: leave nothing half-written
   }
-  if (headers.count === 0) {
-    // An empty relation, or no page changed since the parent: nothing stored (pg_probackup creates no file either).
-    await fs.rm(tmp, { force: true });
-    return { writeSize: 0, fullSize: 0, crc: 0, compressAlg: opts.compressAlg, stored: false, nBlocks, nHeaders: 0 };
-  }
-  const raw = headers.finish(pos);
   return {
     writeSize: pos,
-    fullSize: headers.count * BLCKSZ,
     crc,
-    compressAlg: opts.compressAlg,
+    nBlocks,
+    short: from + nBlocks < (range?.to ?? fileBlocks),
+    nHeaders: headers.count,
+    headers: headers.entries(),
+  };
+}
+
+/**
+ * A stored data file from its pieces, in order, each stored from byte `starts[k]` of the file: its
+ * CRC from theirs, its page header map from theirs (positions moved to where each piece ended up).
+ */
+export function finishDataFile(compressAlg: CompressAlg, pieces: CopiedPages[], starts: number[]): Copied {
+  let crc = 0;
+  let size = 0;
+  let nBlocks = 0;
+  let nHeaders = 0;
+  const raw = Buffer.alloc((pieces.reduce((n, p) => n + p.nHeaders, 0) + 1) * PAGE_HEADER2_SIZE);
+  pieces.forEach((p, k) => {
+    crc = crc32cCombine(crc, p.crc, p.writeSize);
+    const off = nHeaders * PAGE_HEADER2_SIZE;
+    raw.set(p.headers, off);
+    if (starts[k] !== 0) shiftPositions(raw.subarray(off, off + p.nHeaders * PAGE_HEADER2_SIZE), starts[k]);
+    size += p.writeSize;
+    nBlocks += p.nBlocks;
+    nHeaders += p.nHeaders;
+  });
+  raw.writeInt32LE(size, nHeaders * PAGE_HEADER2_SIZE + 12); // the terminating entry: {0, 0, file size, 0}
+  return {
+    writeSize: size,
+    fullSize: nHeaders * BLCKSZ,
+    crc,
+    compressAlg,
     stored: true,
     nBlocks,
-    nHeaders: headers.count,
+    nHeaders,
     hdrCrc: crc32c(raw),
     headerBlob: zlib.deflateSync(raw, { level: 1 }),
   };
 }
 
+/** Appends the pieces' own files to the first piece's file, in order; fsyncs it; removes them. */
+export async function joinPieces(a: { tmp: string; pieces: string[]; sync: boolean }, ctx: JobContext): Promise<void> {
+  const out = FdFile.openExisting(a.tmp);
+  try {
+    let at = out.size();
+    const buf = ctx.scratch('join', 1 << 20);
+    for (const piece of a.pieces) {
+      checkCancelled(ctx);
+      const { file } = FdFile.openRead(piece);
+      try {
+        for (;;) {
+          const { bytesRead } = await file.read(buf, 0, buf.length, null);
+          if (bytesRead === 0) break;
+          await out.write(buf, 0, bytesRead, at);
+          at += bytesRead;
+        }
+      } finally {
+        await file.close();
+      }
+      await fs.rm(piece, { force: true });
+    }
+    if (a.sync) await out.sync();
+  } finally {
+    await out.close();
+  }
+}
+
+function shiftPositions(entries: Buffer, by: number): void {
+  for (let o = 12; o < entries.length; o += PAGE_HEADER2_SIZE) entries.writeInt32LE(entries.readInt32LE(o) + by, o);
+}
+
 /** Pages are compressed one by one (spec §5.2), so validation and restore work page by page. */
 function pageCompressor(alg: CompressAlg, level: number): ((page: Buffer) => Buffer | null) | null {
-  if (alg === 'zlib') return (page) => zlib.deflateSync(page, { level });
+  if (alg === 'zlib') return (page) => deflatePage(page, level);
   if (alg === 'pglz') {
     return (page) => {
       const c = pglzCompress(page);

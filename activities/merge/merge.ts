@@ -30,6 +30,7 @@ import { exists, fsyncDir, readJson, writeFileAtomic } from '../atomicWrite';
 import { readBackupControl, writeBackupControl } from '../catalog/backupCatalog';
 import { deleteBackupFiles } from '../catalog/deleteBackup';
 import type { DataFileOptions } from '../files/copyFile';
+import { readHeaderBlob } from '../restore/pageHeaders';
 import { storedPath } from '../restore/validate';
 import { filePool } from '../threads/pool';
 
@@ -183,20 +184,6 @@ export async function planMerge(input: { fullDir: string; destId: string; member
   return summarize(plan, false);
 }
 
-/** The zlib blob of a data file's page headers in its backup's page_header_map (copied as is). */
-async function headerBlob(backupDir: string, e: FileEntry): Promise<Buffer | undefined> {
-  if (!e.nHeaders || e.hdrOff === undefined || !e.hdrSize) return undefined;
-  const fh = await fs.open(catalogPaths.pageHeaderMap(backupDir), 'r');
-  try {
-    const buf = Buffer.alloc(e.hdrSize);
-    const { bytesRead } = await fh.read(buf, 0, e.hdrSize, e.hdrOff);
-    if (bytesRead !== e.hdrSize) throw new Error(`page_header_map of "${backupDir}" is truncated at the headers of "${e.path}"`);
-    return buf;
-  } finally {
-    await fh.close();
-  }
-}
-
 /** One batch of files into the staging directory; a batch that finished before returns its record. */
 export async function mergeBatch(input: { fullDir: string; batchNo: number; noSync: boolean; threads?: number }): Promise<{ files: number; bytes: number }> {
   const done = batchFile(input.fullDir, input.batchNo, 'json');
@@ -234,7 +221,7 @@ export async function mergeBatch(input: { fullDir: string; batchNo: number; noSy
       const m = plan.members[a.kind === 'keep' ? 0 : a.member];
       const c = m.entries[a.index];
       entry = { ...c, path: e.path, mode: e.mode, externalDirNum: e.externalDirNum, dbOid: e.dbOid };
-      blob = c.isDatafile ? await headerBlob(m.dir, c) : undefined;
+      blob = c.isDatafile ? await readHeaderBlob(m.dir, c) : undefined;
       if (a.kind === 'link') {
         // The copy outlives its backup through the link: files of a backup are never rewritten in place.
         await fs.mkdir(path.dirname(staged), { recursive: true, mode: 0o700 });

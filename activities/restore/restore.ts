@@ -20,6 +20,7 @@ import { removeStaleTempFiles } from '../attemptGuard';
 import { fsyncDir, writeFileAtomic } from '../atomicWrite';
 import { filePool, mapInFlight } from '../threads/pool';
 import { loadRestoreChain, type RestoreChain } from './chainPlan';
+import { restoreFileInPieces } from './restorePieces';
 import { loadBackup, storedPath } from './validate';
 
 const STATE_DIR = '.gs_probackup_restore';
@@ -225,7 +226,7 @@ export async function restoreBatch(input: { pgdata: string; batchNo: number; noS
       await pool.run('restoreChainFile', args, onBytes, ctx.cancellationSignal);
     } else {
       // A non-data file unchanged since the parent comes from the newest backup that stored it.
-      await pool.run('restoreFile', { backupDir: copies[0].backupDir, entry: { ...copies[0].entry, mode: e.mode }, target, tmp, sync: !input.noSync }, onBytes, ctx.cancellationSignal);
+      await restoreFileInPieces({ backupDir: copies[0].backupDir, entry: { ...copies[0].entry, mode: e.mode }, target, tmp, sync: !input.noSync }, onBytes, ctx.cancellationSignal);
     }
   });
   const files = plan.batches[input.batchNo].length;

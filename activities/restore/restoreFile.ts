@@ -6,7 +6,7 @@ import * as fs from 'node:fs/promises';
 import { CancelledFailure } from '@temporalio/common';
 import type { FileEntry } from '../../core/backupContent';
 import { PageRecordSplitter } from '../../core/dataFileFormat';
-import { BLCKSZ } from '../../core/types';
+import { BLCKSZ, type CompressAlg } from '../../core/types';
 import type { JobContext } from '../threads/jobs';
 import { DIRECT_IO_MAX, FdFile } from '../threads/fdFile';
 import { SyncBehind } from '../threads/syncBehind';
@@ -58,4 +58,30 @@ export async function restoreFile(a: { backupDir: string; entry: FileEntry; targ
   }
   await out.close();
   await fs.rename(tmp, target);
+}
+
+/**
+ * Bytes [start, end) of a stored data file, whole page records, into the temp file the pieces of
+ * one file share (restorePieces.ts); its size and CRC, which restorePieces.ts checks for the file.
+ */
+export async function restoreRange(
+  a: { src: string; tmp: string; start: number; end: number; compressAlg: CompressAlg; nBlocks: number },
+  ctx: JobContext,
+): Promise<{ size: number; crc: number }> {
+  // The file is flushed as a whole, as its pieces write it (restorePieces.ts).
+  const out = FdFile.openExisting(a.tmp);
+  try {
+    const splitter = new PageRecordSplitter(a.src, a.start);
+    const pages = new PageRun(out, null, ctx.scratch, a.nBlocks);
+    const got = await readStored(a.src, async (chunk) => {
+      if (ctx.cancelled()) throw new CancelledFailure('cancelled');
+      for (const rec of splitter.push(chunk)) await pages.add(rec.block, pageFromRecord(rec, a.compressAlg, a.src));
+      ctx.progress(chunk.length);
+    }, readBuffers(ctx.scratch, a.end - a.start), { start: a.start, end: a.end });
+    splitter.end();
+    await pages.flush();
+    return got;
+  } finally {
+    await out.close();
+  }
 }

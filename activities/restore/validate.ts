@@ -7,7 +7,6 @@
 import * as fs from 'node:fs/promises';
 import * as fsSync from 'node:fs';
 import * as path from 'node:path';
-import * as zlib from 'node:zlib';
 import { Context } from '@temporalio/activity';
 import { backupContentCrc, parseBackupContent, S_IFDIR, S_IFMT, type FileEntry } from '../../core/backupContent';
 import { parseBackupControl, type BackupControl } from '../../core/backupControl';
@@ -24,8 +23,10 @@ import { pglzDecompress } from '../../core/pglz';
 import { BLCKSZ, DEFAULT_XLOG_SEG_SIZE, type CompressAlg } from '../../core/types';
 import type { BackupId } from '../../core/backupId';
 import { FdFile } from '../threads/fdFile';
+import { inflatePage } from '../threads/pageZlib';
 import { chunkBytes, type Scratch } from '../threads/scratch';
 import { filePool, mapInFlight } from '../threads/pool';
+import { checkFileInPieces } from './checkPieces';
 
 export interface LoadedBackup {
   backupDir: string;
@@ -56,7 +57,7 @@ export function storedPath(backupDir: string, e: FileEntry): string {
 export function pageFromRecord(p: StoredPage, alg: CompressAlg, file: string): Buffer {
   if (p.compressedSize === BLCKSZ) return p.payload;
   try {
-    const page = alg === 'pglz' ? Buffer.from(pglzDecompress(p.payload, BLCKSZ)) : zlib.inflateSync(p.payload);
+    const page = alg === 'pglz' ? Buffer.from(pglzDecompress(p.payload, BLCKSZ)) : inflatePage(p.payload);
     if (page.length !== BLCKSZ) throw new Error(`decompressed to ${page.length} bytes`);
     return page;
   } catch (e) {
@@ -72,24 +73,30 @@ export function readBuffers(scratch: Scratch, size: number): [Buffer, Buffer] {
 
 /**
  * Reads a stored file in chunks, feeding CRC and `onChunk`; the next chunk is read (into the other
- * buffer) while `onChunk` works on this one, so the disk and the CPU work at the same time.
+ * buffer) while `onChunk` works on this one, so the disk and the CPU work at the same time. With a
+ * `range`, only bytes [start, end) (a piece of a large file: restorePieces.ts).
  */
-export async function readStored(file: string, onChunk: (chunk: Buffer) => void | Promise<void>, bufs: readonly [Buffer, Buffer]): Promise<{ size: number; crc: number }> {
+export async function readStored(
+  file: string,
+  onChunk: (chunk: Buffer) => void | Promise<void>,
+  bufs: readonly [Buffer, Buffer],
+  range: { start: number; end: number } = { start: 0, end: Infinity },
+): Promise<{ size: number; crc: number }> {
   const fh = FdFile.openRead(file).file;
   let crc = 0;
   let size = 0;
   let reading: Promise<number> | null = null;
+  const readAt = (buf: Buffer, pos: number) => fh.read(buf, 0, Math.min(buf.length, range.end - pos), pos).then((r) => r.bytesRead);
   try {
-    reading = fh.read(bufs[0], 0, bufs[0].length, null).then((r) => r.bytesRead);
-    for (let k = 0; ; k++) {
+    reading = range.end > range.start ? readAt(bufs[0], range.start) : null;
+    for (let k = 0; reading; k++) {
       const bytesRead = await reading;
       reading = null;
       if (bytesRead === 0) break;
       const chunk = bufs[k % 2].subarray(0, bytesRead);
-      const other = bufs[(k + 1) % 2];
-      reading = fh.read(other, 0, other.length, null).then((r) => r.bytesRead);
-      crc = crc32c(chunk, crc);
       size += bytesRead;
+      if (range.start + size < range.end) reading = readAt(bufs[(k + 1) % 2], range.start + size);
+      crc = crc32c(chunk, crc);
       await onChunk(chunk);
     }
   } finally {
@@ -119,12 +126,38 @@ export async function checkFile(backupDir: string, e: FileEntry, control: Backup
     return st && st.size !== 0 ? `file "${file}" should be empty but has ${st.size} bytes` : null;
   }
   if (e.isDatafile && e.size === 0) return null;
-  const splitter = e.isDatafile ? new PageRecordSplitter(file) : null;
+  const r = await checkStoredBytes(backupDir, e, control, blockValidation, scratch, onBytes);
+  return 'error' in r ? r.error : fileVerdict(file, e, r.size, r.crc, r.pageError);
+}
+
+/** The verdict on a file from what reading it found: its size, CRC, and the first bad page. */
+export function fileVerdict(file: string, e: FileEntry, size: number, crc: number, pageError: string | null): string | null {
+  if (size !== e.size) return `file "${file}" has size ${size}, backup_content.control says ${e.size}`;
+  if (crc !== e.crc) return `file "${file}" is damaged: its CRC is ${crc}, backup_content.control says ${e.crc}`;
+  return pageError;
+}
+
+export type CheckedBytes = { size: number; crc: number; pageError: string | null } | { error: string };
+
+/**
+ * Reads a stored file, or bytes [start, end) of it (whole page records: a piece of a large data
+ * file), checking its pages: their size and CRC, and the first bad page.
+ */
+export async function checkStoredBytes(
+  backupDir: string,
+  e: FileEntry,
+  control: BackupControl,
+  blockValidation: boolean,
+  scratch: Scratch,
+  onBytes?: (n: number) => void,
+  range?: { start: number; end: number },
+): Promise<CheckedBytes> {
+  const file = storedPath(backupDir, e);
+  const splitter = e.isDatafile ? new PageRecordSplitter(file, range?.start ?? 0) : null;
   const checksums = control.checksumVersion !== 0;
   let pageError: string | null = null;
-  let got: { size: number; crc: number };
   try {
-    got = await readStored(file, (chunk) => {
+    const got = await readStored(file, (chunk) => {
       onBytes?.(chunk.length);
       if (!splitter || pageError) return;
       for (const rec of splitter.push(chunk)) {
@@ -137,15 +170,13 @@ export async function checkFile(backupDir: string, e: FileEntry, control: Backup
           pageError = `file "${file}", block ${rec.block}: page header is invalid`;
         }
       }
-    }, readBuffers(scratch, e.size));
+    }, readBuffers(scratch, range ? range.end - range.start : e.size), range);
     splitter?.end();
+    return { ...got, pageError };
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return `file "${file}" is missing`;
-    return (err as Error).message;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { error: `file "${file}" is missing` };
+    return { error: (err as Error).message };
   }
-  if (got.size !== e.size) return `file "${file}" has size ${got.size}, backup_content.control says ${e.size}`;
-  if (got.crc !== e.crc) return `file "${file}" is damaged: its CRC is ${got.crc}, backup_content.control says ${e.crc}`;
-  return pageError;
 }
 
 /** Errors stop being collected past this many: a damaged backup is reported, not catalogued. */
@@ -164,7 +195,7 @@ async function checkOnThreads(backupDir: string, control: BackupControl, items: 
   // As many files in flight as the threads take: small files overlap their opens and reads.
   await mapInFlight(order, pool.capacity, async ({ index, entry }) => {
     if (errors.length >= MAX_ERRORS) return;
-    const error = await pool.run('checkFile', { backupDir, entry, control, blockValidation }, () => ctx.heartbeat(), ctx.cancellationSignal);
+    const error = await checkFileInPieces({ backupDir, entry, control, blockValidation }, () => ctx.heartbeat(), ctx.cancellationSignal);
     if (error) errors.push({ index, error });
     onChecked();
   });

@@ -50,6 +50,15 @@ export class FdFile {
     return new FdFile(fs.openSync(path, 'w', mode), small);
   }
 
+  /** Opens a file that others write too (pieces of one file), without truncating it. */
+  static openExisting(path: string): FdFile {
+    return new FdFile(fs.openSync(path, 'r+'), false);
+  }
+
+  size(): number {
+    return fs.fstatSync(this.fd).size;
+  }
+
   read(buf: Buffer, off: number, len: number, pos: number | null): Promise<{ bytesRead: number }> {
     if (this.direct) return now(() => ({ bytesRead: fs.readSync(this.fd, buf, off, len, pos) }));
     return viaLibuv<number>((cb) => fs.read(this.fd, buf, off, len, pos, cb)).then((bytesRead) => ({ bytesRead }));

@@ -1,9 +1,9 @@
 /** The work a file thread can be given (see pool.ts), by name. */
-import { copyDataFile, copyPlainFile } from '../files/copyFile';
-import { restoreFile } from '../restore/restoreFile';
+import { copyDataFile, copyDataRange, copyPlainFile, joinPieces } from '../files/copyFile';
+import { restoreFile, restoreRange } from '../restore/restoreFile';
 import { restoreChainFile } from '../restore/restoreChain';
 import { mergeDataFile } from '../merge/mergeFile';
-import { checkFile } from '../restore/validate';
+import { checkFile, checkStoredBytes } from '../restore/validate';
 import type { BackupControl } from '../../core/backupControl';
 import type { FileEntry } from '../../core/backupContent';
 import type { Scratch } from './scratch';
@@ -19,12 +19,17 @@ export interface JobContext {
 
 export const jobs = {
   copyDataFile,
+  copyDataRange,
+  joinPieces,
   copyPlainFile,
   restoreFile,
+  restoreRange,
   restoreChainFile,
   mergeDataFile,
   checkFile: (a: { backupDir: string; entry: FileEntry; control: BackupControl; blockValidation: boolean }, ctx: JobContext) =>
     checkFile(a.backupDir, a.entry, a.control, a.blockValidation, ctx.scratch, (n) => ctx.progress(n)),
+  checkRange: (a: { backupDir: string; entry: FileEntry; control: BackupControl; blockValidation: boolean; range: { start: number; end: number } }, ctx: JobContext) =>
+    checkStoredBytes(a.backupDir, a.entry, a.control, a.blockValidation, ctx.scratch, (n) => ctx.progress(n), a.range),
 };
 
 export type FileJobs = typeof jobs;

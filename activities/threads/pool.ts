@@ -35,10 +35,20 @@ interface Running {
  */
 export const JOBS_PER_THREAD = 4;
 
+/**
+ * Pieces of large files (core/pageRanges.ts) are bulk: one keeps its thread's core busy for a
+ * while. They take at most all but one slot of a thread, and wait behind whole files, so that a
+ * batch of small files beside a large file does not queue behind all of its pieces.
+ */
+const BULK_JOBS = new Set<JobName>(['copyDataRange', 'restoreRange', 'checkRange']);
+const BULK_PER_THREAD = JOBS_PER_THREAD - 1;
+
 class FilePool {
-  /** Every thread, with the ids of the jobs it runs. */
-  private readonly threads = new Map<Worker, Set<number>>();
+  /** Every thread, with the ids of the jobs it runs and how many of them are bulk. */
+  private readonly threads = new Map<Worker, { jobs: Set<number>; bulk: number }>();
   private readonly waiting: Array<() => void> = [];
+  private readonly waitingBulk: Array<() => void> = [];
+  private readonly bulkIds = new Set<number>();
   private readonly running = new Map<number, Running>();
   private nextId = 1;
   /** -j: a DBA limits the load on a production host with it, so threads are started up to -j only. */
@@ -62,7 +72,7 @@ class FilePool {
 
   async run<K extends JobName>(job: K, args: JobArgs<K>, onProgress?: (bytes: number) => void, signal?: AbortSignal): Promise<JobResult<K>> {
     const id = this.nextId++;
-    const worker = await this.acquire(id);
+    const worker = await this.acquire(id, BULK_JOBS.has(job));
     return new Promise<JobResult<K>>((resolve, reject) => {
       // The thread stops at its next chunk and removes what it wrote; the job ends (cancelled) when
       // it says so, so that nothing half-written outlives the activity.
@@ -86,27 +96,29 @@ class FilePool {
   }
 
   /** A thread for job `id`, counted at once (so that concurrent callers do not spawn past the size). */
-  private acquire(id: number): Promise<Worker> {
-    const w = this.pick();
-    if (w) return Promise.resolve(this.take(w, id));
+  private acquire(id: number, bulk: boolean): Promise<Worker> {
+    const w = this.pick(bulk);
+    if (w) return Promise.resolve(this.take(w, id, bulk));
+    const queue = bulk ? this.waitingBulk : this.waiting;
     return new Promise((resolve) => {
       const retry = () => {
-        const t = this.pick();
-        if (t) resolve(this.take(t, id));
-        else this.waiting.unshift(retry);
+        const t = this.pick(bulk);
+        if (t) resolve(this.take(t, id, bulk));
+        else queue.unshift(retry);
       };
-      this.waiting.push(retry);
+      queue.push(retry);
     });
   }
 
-  /** The least loaded thread; a new one rather than a second job on a busy one, while the size allows. */
-  private pick(): Worker | null {
+  /** The least loaded thread that takes the job; a new one rather than a second job on a busy one, while the size allows. */
+  private pick(bulk: boolean): Worker | null {
     let best: Worker | null = null;
     let load = Infinity;
-    for (const [w, jobs] of this.threads) {
-      if (jobs.size < load) {
+    for (const [w, t] of this.threads) {
+      if (bulk && t.bulk >= BULK_PER_THREAD) continue;
+      if (t.jobs.size < load) {
         best = w;
-        load = jobs.size;
+        load = t.jobs.size;
       }
     }
     if (load === 0) return best;
@@ -114,26 +126,32 @@ class FilePool {
     return load < JOBS_PER_THREAD ? best : null;
   }
 
-  private take(w: Worker, id: number): Worker {
-    const jobs = this.threads.get(w)!;
-    if (jobs.size === 0) w.ref(); // a job in flight keeps the process alive; an idle thread does not
-    jobs.add(id);
+  private take(w: Worker, id: number, bulk: boolean): Worker {
+    const t = this.threads.get(w)!;
+    if (t.jobs.size === 0) w.ref(); // a job in flight keeps the process alive; an idle thread does not
+    t.jobs.add(id);
+    if (bulk) {
+      t.bulk++;
+      this.bulkIds.add(id);
+    }
     return w;
   }
 
   private release(w: Worker, id: number): void {
-    const jobs = this.threads.get(w);
-    if (!jobs) return;
-    jobs.delete(id);
-    if (jobs.size === 0) w.unref();
-    this.waiting.shift()?.();
+    const t = this.threads.get(w);
+    if (!t) return;
+    t.jobs.delete(id);
+    if (this.bulkIds.delete(id)) t.bulk--;
+    if (t.jobs.size === 0) w.unref();
+    // Whole files first; a bulk waiter that finds no slot for bulk work puts itself back.
+    (this.waiting.shift() ?? this.waitingBulk.shift())?.();
   }
 
   private spawn(): Worker {
     // Small heaps: a thread holds a few MiB of buffers; the default young generation would let
     // garbage pile up to tens of MiB per thread before it is collected.
     const w = new Worker(path.join(__dirname, 'thread.js'), { resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 256 } });
-    this.threads.set(w, new Set());
+    this.threads.set(w, { jobs: new Set(), bulk: 0 });
     w.on('message', (m: ThreadReply) => this.onReply(m));
     w.on('error', (e) => this.onDeath(w, e));
     w.on('exit', (code) => this.onDeath(w, new Error(`file thread exited with code ${code}`)));
@@ -157,16 +175,19 @@ class FilePool {
   }
 
   private onDeath(w: Worker, e: Error): void {
-    const jobs = this.threads.get(w);
-    if (!jobs) return;
+    const t = this.threads.get(w);
+    if (!t) return;
     this.threads.delete(w);
-    for (const id of jobs) {
+    for (const id of t.jobs) {
       const r = this.running.get(id);
       this.running.delete(id);
+      this.bulkIds.delete(id);
       r?.reject(e);
     }
     // Waiters may now start a thread in its place.
-    for (let n = this.waiting.length; n > 0; n--) this.waiting.shift()?.();
+    for (const queue of [this.waiting, this.waitingBulk]) {
+      for (let n = queue.length; n > 0; n--) queue.shift()?.();
+    }
   }
 }
 

@@ -1,4 +1,4 @@
-import { crc32c as defaultCrc32c, crc32cPatch, crc32cTable, crc32cIsNative } from '../../core/crc32c';
+import { crc32c as defaultCrc32c, crc32cCombine, crc32cPatch, crc32cTable, crc32cIsNative } from '../../core/crc32c';
 
 /** Bit-at-a-time reference implementation. */
 function slowCrc(buf: Uint8Array): number {
@@ -69,6 +69,22 @@ describe('crc32cPatch', () => {
       const patched = Buffer.from(file);
       page.copy(patched, off);
       expect(crc32cPatch(defaultCrc32c(file), file.subarray(off, off + n), page, len - off - n)).toBe(defaultCrc32c(patched));
+    }
+  });
+});
+
+describe('crc32cCombine', () => {
+  it('gives the CRC of a concatenation from its parts, for parts of any length including empty ones', () => {
+    const data = Buffer.alloc(300_001);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
+    for (const cuts of [[0], [1], [8200], [150_000], [300_001], [0, 300_001], [7, 8200 * 3, 200_000]]) {
+      const bounds = [0, ...cuts, data.length];
+      let crc = 0;
+      for (let k = 0; k + 1 < bounds.length; k++) {
+        const part = data.subarray(bounds[k], bounds[k + 1]);
+        crc = crc32cCombine(crc, defaultCrc32c(part), part.length);
+      }
+      expect(crc).toBe(slowCrc(data));
     }
   });
 });

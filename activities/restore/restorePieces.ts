@@ -1,0 +1,74 @@
+/**
+ * A large data file restored as pieces on several file threads at once: the page header map says
+ * where each page record starts, so each piece reads its own run of whole records and writes its
+ * pages in place in one temp file; the pieces' CRCs, combined, must be the file's.
+ */
+import * as fs from 'node:fs/promises';
+import type { FileEntry } from '../../core/backupContent';
+import { crc32cCombine } from '../../core/crc32c';
+import { PAGE_HEADER2_SIZE } from '../../core/dataFileFormat';
+import { pageRanges, pieceBlocksFrom } from '../../core/pageRanges';
+import { BLCKSZ } from '../../core/types';
+import { filePool } from '../threads/pool';
+import { SyncBehind } from '../threads/syncBehind';
+import { readPageHeaders } from './pageHeaders';
+import { storedPath } from './validate';
+
+export interface FileRestore {
+  backupDir: string;
+  entry: FileEntry;
+  target: string;
+  tmp: string;
+  sync: boolean;
+}
+
+export async function restoreFileInPieces(a: FileRestore, onBytes: (n: number) => void, signal: AbortSignal): Promise<void> {
+  const pool = filePool();
+  const e = a.entry;
+  const pieceRecords = pieceBlocksFrom(process.env);
+  const headers = e.isDatafile && e.size > 0 && (e.nHeaders ?? 0) > pieceRecords ? await readPageHeaders(a.backupDir, e) : undefined;
+  const n = e.nHeaders ?? 0;
+  const start = (i: number) => headers!.readInt32LE(i * PAGE_HEADER2_SIZE + 12); // entry n: the file's size
+  if (!headers || headers.length !== (n + 1) * PAGE_HEADER2_SIZE || start(0) !== 0 || start(n) !== e.size) {
+    await pool.run('restoreFile', a, onBytes, signal);
+    return;
+  }
+  const src = storedPath(a.backupDir, e);
+  const nBlocks = e.nBlocks ?? 0;
+  const out = await fs.open(a.tmp, 'w', 0o600);
+  // One flush behind the pieces for the whole file (a flush per piece would flush it all as often).
+  const flush = new SyncBehind(out, a.sync);
+  const onPieceBytes = (k: number) => {
+    flush.wrote(k);
+    onBytes(k);
+  };
+  let ok = false;
+  try {
+    const settled = await Promise.allSettled(
+      pageRanges(n, pieceRecords).map((r) =>
+        pool.run('restoreRange', { src, tmp: a.tmp, start: start(r.from), end: start(r.to), compressAlg: e.compressAlg, nBlocks }, onPieceBytes, signal),
+      ),
+    );
+    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failure) throw failure.reason;
+    let crc = 0;
+    let size = 0;
+    for (const s of settled as PromiseFulfilledResult<{ size: number; crc: number }>[]) {
+      crc = crc32cCombine(crc, s.value.crc, s.value.size);
+      size += s.value.size;
+    }
+    if (crc !== e.crc || size !== e.size) {
+      throw new Error(`backup file "${src}" is damaged: ${size} bytes with CRC ${crc}, expected ${e.size} bytes with CRC ${e.crc}`);
+    }
+    // Blocks not stored are zeros; the file has the length it had at backup time.
+    await out.truncate(nBlocks * BLCKSZ);
+    await out.chmod(e.mode & 0o7777);
+    await flush.finish();
+    ok = true;
+  } finally {
+    await flush.settle();
+    await out.close();
+    if (!ok) await fs.rm(a.tmp, { force: true }); // failed or cancelled: leave nothing half-written
+  }
+  await fs.rename(a.tmp, a.target);
+}

@@ -1,0 +1,48 @@
+import { randomBytes } from 'node:crypto';
+import * as zlib from 'node:zlib';
+import { deflatePage, inflatePage, pageZlibReused } from '../../activities/threads/pageZlib';
+
+const BLCKSZ = 8192;
+
+function page(seed: number, entropy: number): Buffer {
+  const p = Buffer.alloc(BLCKSZ);
+  const noise = randomBytes(BLCKSZ);
+  for (let i = 0; i < BLCKSZ; i++) p[i] = i % 16 < entropy ? noise[i] : (i + seed) & 0xff;
+  return p;
+}
+
+it('reuses zlib contexts on this Node', () => {
+  expect(pageZlibReused).toBe(true);
+});
+
+it('deflates pages into standard zlib streams that inflate back, page after page, at any level', () => {
+  for (const level of [1, 6, 9]) {
+    for (let k = 0; k < 50; k++) {
+      const p = page(k, k % 12);
+      const z = deflatePage(p, level);
+      expect(z).not.toBeNull();
+      expect(z!.length).toBeLessThan(BLCKSZ);
+      expect(zlib.inflateSync(z!).equals(p)).toBe(true); // what pg_probackup's uncompress() reads
+      expect(inflatePage(Buffer.from(z!)).equals(p)).toBe(true);
+    }
+  }
+});
+
+it('gives null for a page deflate cannot make smaller', () => {
+  expect(deflatePage(randomBytes(BLCKSZ), 1)).toBeNull();
+});
+
+it('inflates streams made with the default window too (older backups, pg_probackup)', () => {
+  const p = page(3, 5);
+  expect(inflatePage(zlib.deflateSync(p, { level: 9 })).equals(p)).toBe(true);
+});
+
+it('refuses what is not one page, and keeps working after', () => {
+  const p = page(1, 4);
+  const z = Buffer.from(deflatePage(p, 1)!);
+  expect(() => inflatePage(z.subarray(0, z.length - 6))).toThrow();
+  expect(() => inflatePage(Buffer.from('not zlib at all'))).toThrow();
+  expect(() => inflatePage(zlib.deflateSync(Buffer.alloc(BLCKSZ * 2)))).toThrow(/decompressed to 16384 bytes/);
+  expect(() => inflatePage(zlib.deflateSync(Buffer.alloc(100)))).toThrow(/decompressed to 100 bytes/);
+  expect(inflatePage(z).equals(p)).toBe(true);
+});
