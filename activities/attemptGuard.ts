@@ -11,6 +11,7 @@ import * as fs from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { CancelledFailure, Context } from '@temporalio/activity';
 import { writeFileAtomic } from './atomicWrite';
+import { claimIdentity, type ClaimCheck } from './claimIdentity';
 
 export class AttemptGuard {
   private constructor(
@@ -27,7 +28,7 @@ export class AttemptGuard {
     const attempt = Context.current().info.attempt;
     const token = `${attempt}:${randomUUID()}`;
     await writeFileAtomic(claimFile, token, { sync: false });
-    const identity = await fileIdentity(claimFile);
+    const identity = await claimIdentity(claimFile);
     const guard = new AttemptGuard(claimFile, token, identity, `.gs_tmp${attempt}`);
     // The identity is this attempt's only if the content read after it still is this attempt's token.
     if ((await fs.readFile(claimFile, 'utf8').catch(() => '')) !== token) await guard.superseded();
@@ -38,7 +39,7 @@ export class AttemptGuard {
   async check(): Promise<void> {
     const ctx = Context.current();
     if (ctx.cancellationSignal.aborted) throw new CancelledFailure(`attempt ${ctx.info.attempt} was cancelled`);
-    if ((await fileIdentity(this.claimFile).catch(() => '')) !== this.identity) await this.superseded();
+    if ((await claimIdentity(this.claimFile).catch(() => '')) !== this.identity) await this.superseded();
   }
 
   private async superseded(): Promise<never> {
@@ -46,20 +47,16 @@ export class AttemptGuard {
     throw new CancelledFailure(`attempt ${Context.current().info.attempt} was superseded by attempt ${holder.split(':')[0] || '?'}`);
   }
 
+  /** For a file thread that puts files in place itself (copySmallFiles). */
+  get claim(): ClaimCheck {
+    return { file: this.claimFile, identity: this.identity };
+  }
+
   /** Puts a finished temp file in place, if this attempt is still the live one. */
   async commit(tmp: string, dst: string): Promise<void> {
     await this.check();
     await fs.rename(tmp, dst);
   }
-}
-
-/**
- * A claim is replaced by rename, so a newer claim is a new inode; its number may be one an older
- * claim freed, its change time in nanoseconds will not be the same.
- */
-async function fileIdentity(file: string): Promise<string> {
-  const st = await fs.stat(file, { bigint: true });
-  return `${st.dev}:${st.ino}:${st.ctimeNs}`;
 }
 
 /** Removes what attempts that died or were superseded left under their temp names, in these directories. */

@@ -15,7 +15,7 @@ import type { CompressAlg } from '../../core/types';
 import { AttemptGuard, removeStaleTempFiles } from '../attemptGuard';
 import { fsyncDir, writeFileAtomic } from '../atomicWrite';
 import { filePool, mapInFlight } from '../threads/pool';
-import type { DataFileOptions } from './copyFile';
+import type { Copied, DataFileOptions } from './copyFile';
 import { copyDataFileInPieces } from './copyPieces';
 import { incrementalDataSize } from '../../core/deltaPlan';
 import { deltaFilters, type DeltaSource } from './deltaParent';
@@ -101,6 +101,34 @@ export async function saveResult(backupDir: string, name: string, result: BatchR
   await writeFileAtomic(batchResultFile(backupDir, name), JSON.stringify(rest), { sync });
 }
 
+/** Files up to this size go to the threads by the group (copySmallFiles), up to these limits. */
+const SMALL_FILE = 256 << 10;
+const GROUP_FILES = 32;
+const GROUP_BYTES = 2 << 20;
+
+/** The jobs of a batch: groups of consecutive small files, and each larger file alone. */
+function workUnits(files: PlanEntry[]): number[][] {
+  const units: number[][] = [];
+  let group: number[] = [];
+  let bytes = 0;
+  const close = () => {
+    if (group.length) units.push(group);
+    group = [];
+    bytes = 0;
+  };
+  files.forEach((e, i) => {
+    if (e.size > SMALL_FILE) {
+      units.push([i]);
+      return;
+    }
+    if (group.length >= GROUP_FILES || bytes + e.size > GROUP_BYTES) close();
+    group.push(i);
+    bytes += e.size;
+  });
+  close();
+  return units;
+}
+
 /** Only what the file thread needs crosses to it. */
 function fileOptions(o: CopyBatchInput): DataFileOptions {
   return { compressAlg: o.compressAlg, compressLevel: o.compressLevel, checksumVersion: o.checksumVersion, skipBlockValidation: o.skipBlockValidation, noSync: o.noSync };
@@ -121,21 +149,32 @@ export async function copyFiles(files: PlanEntry[], input: CopyBatchInput, what:
   pool.allow(input.threads ?? 1);
   const deltaOf = input.delta ? await deltaFilters(input.delta) : null;
   const deltas = files.map((e) => (e.isDatafile && deltaOf ? deltaOf(e) : null));
-  const copied = await mapInFlight(files, pool.capacity, async (e, i) => {
-    const src = sourcePath(e, input.pgdata, input.externalDirs);
+  const copied = new Array<Copied | null>(files.length);
+  const fileArgs = (e: PlanEntry, i: number) => {
     const dst = backupPath(e, input.backupDir);
-    const tmp = dst + guard.tmpSuffix;
+    return { src: sourcePath(e, input.pgdata, input.externalDirs), dst, tmp: dst + guard.tmpSuffix, filter: deltas[i]?.filter };
+  };
+  await mapInFlight(workUnits(files), pool.capacity, async (unit) => {
+    if (unit.length > 1 || files[unit[0]].size <= SMALL_FILE) {
+      const group = unit.map((i) => ({ ...fileArgs(files[i], i), mode: files[i].mode, segno: files[i].isDatafile ? files[i].segno ?? 0 : undefined }));
+      const rs = await pool.run('copySmallFiles', { files: group, opts: fileOptions(input), claim: guard.claim }, onBytes, ctx.cancellationSignal);
+      unit.forEach((i, k) => (copied[i] = rs[k]));
+      return;
+    }
+    const i = unit[0];
+    const e = files[i];
+    const { src, dst, tmp, filter } = fileArgs(e, i);
     try {
       const c = e.isDatafile
         ? await copyDataFileInPieces(
-          { src, tmp, segno: e.segno ?? 0, opts: fileOptions(input), filter: deltas[i]?.filter },
+          { src, tmp, segno: e.segno ?? 0, opts: fileOptions(input), filter },
           (k) => `${dst}.piece${k}${guard.tmpSuffix}`,
           onBytes,
           ctx.cancellationSignal,
         )
         : await pool.run('copyPlainFile', { src, tmp, mode: e.mode, sync: !input.noSync }, onBytes, ctx.cancellationSignal);
       if (c?.stored) await guard.commit(tmp, dst);
-      return c;
+      copied[i] = c;
     } catch (err) {
       await fs.rm(tmp, { force: true }); // failed, cancelled or superseded: its temp file goes with it
       throw err;

@@ -18,7 +18,7 @@ export class PageRun {
     scratch: Scratch,
     nBlocks: number,
   ) {
-    this.buf = scratch('pages', Math.min(RUN_PAGES, Math.max(1, nBlocks)) * BLCKSZ);
+    this.buf = scratch('out0', Math.min(RUN_PAGES, Math.max(1, nBlocks)) * BLCKSZ);
   }
 
   async add(block: number, page: Buffer): Promise<void> {

@@ -68,7 +68,7 @@ export function pageFromRecord(p: StoredPage, alg: CompressAlg, file: string): B
 /** Two read buffers for a stored file of `size` bytes: 1 MiB each, or what a smaller file needs. */
 export function readBuffers(scratch: Scratch, size: number): [Buffer, Buffer] {
   const n = chunkBytes(size);
-  return [scratch('read0', n), scratch('read1', n)];
+  return [scratch('in0', n), scratch('in1', n)];
 }
 
 /**

@@ -1,5 +1,5 @@
 /** The work a file thread can be given (see pool.ts), by name. */
-import { copyDataFile, copyDataRange, copyPlainFile, joinPieces } from '../files/copyFile';
+import { copyDataFile, copyDataRange, copyPlainFile, copySmallFiles, joinPieces } from '../files/copyFile';
 import { restoreFile, restoreRange } from '../restore/restoreFile';
 import { restoreChainFile } from '../restore/restoreChain';
 import { mergeDataFile } from '../merge/mergeFile';
@@ -22,6 +22,7 @@ export const jobs = {
   copyDataRange,
   joinPieces,
   copyPlainFile,
+  copySmallFiles,
   restoreFile,
   restoreRange,
   restoreChainFile,

@@ -37,11 +37,12 @@ export const JOBS_PER_THREAD = 4;
 
 /**
  * Pieces of large files (core/pageRanges.ts) are bulk: one keeps its thread's core busy for a
- * while. They take at most all but one slot of a thread, and wait behind whole files, so that a
- * batch of small files beside a large file does not queue behind all of its pieces.
+ * while, and two keep it busy while one waits for the disk. They take at most two slots of a
+ * thread, and wait behind whole files, so that a batch of small files beside a large file does not
+ * queue behind all of its pieces; fewer large buffers in use keep memory down.
  */
 const BULK_JOBS = new Set<JobName>(['copyDataRange', 'restoreRange', 'checkRange']);
-const BULK_PER_THREAD = JOBS_PER_THREAD - 1;
+const BULK_PER_THREAD = 2;
 
 class FilePool {
   /** Every thread, with the ids of the jobs it runs and how many of them are bulk. */

@@ -18,7 +18,11 @@ export function chunkBytes(size: number): number {
   return Math.min(1 << 20, Math.max(BLCKSZ, size + 1));
 }
 
-/** The buffers of one slot: at least `size` bytes, reused by the slot's next jobs. */
+/**
+ * The buffers of one slot: at least `size` bytes, reused by the slot's next jobs. Jobs name them
+ * alike ('in0', 'in1' for reads, 'out0', 'out1' for writes) so that a slot holds one set whatever
+ * jobs it ran.
+ */
 export function slotScratch(slot: number): Scratch {
   return (name, size) => {
     const key = `${slot}:${name}`;
