@@ -192,7 +192,7 @@ describe('embedded mode', () => {
   test('starts the catalog server, runs the workflow in-process, stops the server on close', async () => {
     const catalog = fs.mkdtempSync(path.join(os.tmpdir(), 'h5-embedded-run-'));
     catalogs.push(catalog);
-    const ctx = await connectTemporal({ backupPath: catalog, env: { PATH: process.env.PATH } });
+    const ctx = await connectTemporal({ backupPath: catalog, env: { PATH: process.env.PATH, GS_PROBACKUP_SERVER_LINGER: '0' } });
     const server = readServerInfo(embeddedServerPaths(catalog))!;
     try {
       expect(ctx.mode).toBe('embedded');

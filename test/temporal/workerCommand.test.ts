@@ -30,7 +30,7 @@ function capture() {
 test('the embedded worker finishes a workflow a vanished CLI left pending, then stops the server', async () => {
   const catalog = fs.mkdtempSync(path.join(os.tmpdir(), 'h5-worker-'));
   catalogs.push(catalog);
-  const env = { PATH: process.env.PATH };
+  const env = { PATH: process.env.PATH, GS_PROBACKUP_SERVER_LINGER: '0' };
 
   // A "CLI" starts the workflow and disappears before any worker ran it.
   const cli = await connectTemporal({ backupPath: catalog, env });
