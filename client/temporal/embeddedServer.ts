@@ -157,26 +157,35 @@ export function serverLingerMs(env: Record<string, string | undefined>): number 
 }
 
 interface IdleMark {
+  /** The lingering server. */
   pid: number;
   since: number;
+  /** The janitor that will stop it: one per catalog, however many commands leave. */
+  janitor?: ProcessRecord;
 }
 
 /**
- * Records that the server is idle and starts the janitor that stops it after `lingerMs`. False when
- * no janitor can run (no compiled janitor next to this file): the caller stops the server itself.
+ * Records that the server is idle and makes sure a janitor will stop it after `lingerMs`: the one
+ * already waiting (it goes back to sleep when it finds a newer mark), or a new one. False when no
+ * janitor can run (no compiled janitor next to this file): the caller stops the server itself.
  */
 function leaveIdle(paths: EmbeddedServerPaths, server: EmbeddedServerInfo, backupPath: string, lingerMs: number): boolean {
-  const janitor = janitorScript();
-  if (!janitor) return false;
-  const mark: IdleMark = { pid: server.pid, since: Date.now() };
+  const script = janitorScript();
+  if (!script) return false;
+  const previous = readIdle(paths);
+  let janitor = previous?.pid === server.pid && previous.janitor && isProcessAlive(previous.janitor) ? previous.janitor : undefined;
+  if (!janitor) {
+    const child = spawn(process.execPath, [script, path.resolve(backupPath), String(lingerMs), String(server.pid)], {
+      cwd: paths.dir,
+      detached: true,
+      stdio: 'ignore',
+    });
+    child.on('error', () => undefined); // the server is then stopped by the next user that leaves
+    child.unref();
+    if (child.pid !== undefined) janitor = { pid: child.pid, procStart: processStartTime(child.pid) };
+  }
+  const mark: IdleMark = { pid: server.pid, since: Date.now(), janitor };
   fs.writeFileSync(paths.idle, JSON.stringify(mark) + '\n', { mode: 0o600 });
-  const child = spawn(process.execPath, [janitor, path.resolve(backupPath), String(lingerMs), String(server.pid)], {
-    cwd: paths.dir,
-    detached: true,
-    stdio: 'ignore',
-  });
-  child.on('error', () => undefined); // it is then stopped by the next user that leaves
-  child.unref();
   return true;
 }
 
@@ -195,27 +204,32 @@ function readIdle(paths: EmbeddedServerPaths): IdleMark | undefined {
   }
 }
 
+export type JanitorVerdict = { done: 'stopped' | 'in use' | 'not mine' } | { sleepMs: number };
+
 /**
- * The janitor's decision, `lingerMs` after a last user left: stops the server if nobody has used it
- * since. A user that came and left meanwhile wrote a newer idle mark and started its own janitor.
+ * The janitor's decision when it wakes: stop the server if nobody has used it for `lingerMs`, or
+ * sleep again until then (a command came and left meanwhile). 'in use': a user holds it, and the
+ * janitor exits (that user starts one when it leaves); 'not mine': another janitor took over.
  */
-export async function stopIdleEmbeddedServer(backupPath: string, lingerMs: number, serverPid: number): Promise<'stopped' | 'in use' | 'newer'> {
+export async function stopIdleEmbeddedServer(backupPath: string, lingerMs: number, serverPid: number): Promise<JanitorVerdict> {
   const paths = embeddedServerPaths(backupPath);
   if (!fs.existsSync(paths.dir)) {
     // The catalog was removed under a lingering server: stop it if it still is the one on that database.
     const argv = processArgv(serverPid);
     if (argv?.includes(paths.db)) await terminateProcess({ pid: serverPid }, STOP_GRACE_MS);
-    return 'stopped';
+    return { done: 'stopped' };
   }
-  return withLock(paths, async () => {
-    if (liveUsers(paths).length > 0) return 'in use';
+  return withLock(paths, async (): Promise<JanitorVerdict> => {
+    if (liveUsers(paths).length > 0) return { done: 'in use' };
     const idle = readIdle(paths);
-    if (!idle || idle.pid !== serverPid || Date.now() - idle.since < lingerMs - 1000) return 'newer';
+    if (!idle || idle.pid !== serverPid || (idle.janitor && idle.janitor.pid !== process.pid)) return { done: 'not mine' };
+    const left = idle.since + lingerMs - Date.now();
+    if (left > 0) return { sleepMs: left };
     const info = readServerInfo(paths);
     if (info && info.pid === serverPid && isOurServer(info, paths)) await terminateProcess(info, STOP_GRACE_MS);
     fs.rmSync(paths.serverJson, { force: true });
     fs.rmSync(paths.idle, { force: true });
-    return 'stopped';
+    return { done: 'stopped' };
   });
 }
 

@@ -1,7 +1,8 @@
 /**
  * `node serverJanitor.js <backupPath> <lingerMs> <serverPid>`: started detached by the last user to
- * leave the embedded server (embeddedServer.ts); after `lingerMs` it stops the server unless someone
- * used it meanwhile. It loads nothing heavy until it wakes, so it costs nothing while it waits.
+ * leave the embedded server (embeddedServer.ts) when no janitor waits already; it stops the server
+ * once nobody has used it for `lingerMs`, sleeping again each time a command came and left
+ * meanwhile. It loads nothing heavy until it first wakes.
  */
 export {};
 
@@ -15,11 +16,16 @@ if (!backupPath || !Number.isFinite(lingerMs) || !Number.isInteger(serverPid)) {
   process.exit(2);
 }
 
-setTimeout(() => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { stopIdleEmbeddedServer } = require('./embeddedServer') as typeof import('./embeddedServer');
-  stopIdleEmbeddedServer(backupPath, lingerMs, serverPid).then(
-    () => process.exit(0),
-    () => process.exit(1),
-  );
-}, lingerMs);
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const load = () => require('./embeddedServer') as typeof import('./embeddedServer');
+
+function wake(): void {
+  load()
+    .stopIdleEmbeddedServer(backupPath, lingerMs, serverPid)
+    .then(
+      (v) => ('sleepMs' in v ? setTimeout(wake, v.sleepMs) : process.exit(0)),
+      () => process.exit(1),
+    );
+}
+
+setTimeout(wake, lingerMs);

@@ -113,10 +113,21 @@ test('lingers after the last user leaves, is reused meanwhile, and a detached ja
   expect(fs.existsSync(paths.idle)).toBe(false);
   expect(fs.existsSync(paths.lock)).toBe(false);
 
-  // A catalog whose server stopped starts a new one.
-  const c = await acquireEmbeddedServer({ backupPath: catalog, role: 'cli', env });
-  expect(c.reused).toBe(false);
-  await c.release();
+  // A catalog whose server stopped starts a new one; commands in a row leave one janitor waiting.
+  for (let k = 0; k < 3; k++) {
+    const c = await acquireEmbeddedServer({ backupPath: catalog, role: 'cli', env });
+    expect(c.reused).toBe(k > 0);
+    await c.release();
+  }
+  const janitors = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      const argv = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      return argv.some((a) => a.endsWith('serverJanitor.js')) && argv.includes(catalog);
+    } catch {
+      return false;
+    }
+  });
+  expect(janitors).toHaveLength(1);
 });
 
 test('a catalog removed under a lingering server and made again does not get a second server on its database', async () => {
