@@ -1,8 +1,11 @@
 /**
  * PostgreSQL's data page checksum (src/include/storage/checksum_impl.h) and page header sanity
- * (spec §5.6). It runs over every page of every backup, so it works on 32-bit words in place:
+ * (spec §5.6). It runs over every page of every backup (about 40 % of a file thread's time in a
+ * backup or a validation): in WebAssembly SIMD where the engine has it (its 32 sums are eight
+ * 4-lane vectors, about four times the JavaScript), else in JavaScript on 32-bit words in place,
  * Math.imul for the FNV-style multiply, no allocation per page.
  */
+import { BASE_OFFSETS_AT, PAGE_CHECKSUM_WASM } from './pageChecksumWasm';
 import { BLCKSZ, RELSEG_SIZE } from './types';
 
 const N_SUMS = 32;
@@ -50,7 +53,7 @@ const mix = (t: number): number => Math.imul(t, FNV_PRIME) ^ (t >>> 17);
  * four sums in locals: four multiply chains in flight instead of one, and no sums array in memory
  * (about twice as fast as row by row).
  */
-export function pageChecksum(buf: Uint8Array, offset: number, blkno: number): number {
+export function pageChecksumJs(buf: Uint8Array, offset: number, blkno: number): number {
   const base = locate(buf, offset);
   const w32 = words; // a local: the loop below reads it 2,048 times
   let c = 0;
@@ -75,6 +78,45 @@ export function pageChecksum(buf: Uint8Array, offset: number, blkno: number): nu
     c ^= mix(mix(s0)) ^ mix(mix(s1)) ^ mix(mix(s2)) ^ mix(mix(s3));
   }
   c = (c ^ blkno) >>> 0;
+  return (c % 65535) + 1;
+}
+
+// The lib this project compiles against has no WebAssembly types; Node has the API.
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+};
+
+/** The page copied into the module's memory, pd_checksum zeroed there; null without SIMD. */
+const simd = (() => {
+  try {
+    const mod = new WebAssembly.Module(Buffer.from(PAGE_CHECKSUM_WASM, 'base64'));
+    const inst = new WebAssembly.Instance(mod, {});
+    const memory = new Uint8Array((inst.exports.memory as { buffer: ArrayBuffer }).buffer);
+    const base = new Uint8Array(BASE.buffer, BASE.byteOffset, BASE.byteLength);
+    memory.set(base, BASE_OFFSETS_AT); // little-endian words, as the module loads them
+    const block = inst.exports.block as () => number;
+    return (buf: Uint8Array, offset: number): number => {
+      memory.set(buf.subarray(offset, offset + BLCKSZ), 0);
+      memory[8] = 0;
+      memory[9] = 0;
+      return block();
+    };
+  } catch {
+    return null;
+  }
+})();
+
+/** Whether pageChecksum runs in WebAssembly SIMD here. */
+export const pageChecksumIsSimd = simd !== null;
+
+/**
+ * pg_checksum_page(page, blkno): `blkno` is the block number within the relation (segment number ×
+ * RELSEG_SIZE + block in the segment file), not within the file.
+ */
+export function pageChecksum(buf: Uint8Array, offset: number, blkno: number): number {
+  if (!simd) return pageChecksumJs(buf, offset, blkno);
+  const c = (simd(buf, offset) ^ blkno) >>> 0;
   return (c % 65535) + 1;
 }
 

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pageChecksum, relationBlockNumber, verifyPage } from '../../core/pageChecksum';
+import { pageChecksum, pageChecksumIsSimd, pageChecksumJs, relationBlockNumber, verifyPage } from '../../core/pageChecksum';
 import { BLCKSZ } from '../../core/types';
 import { createCluster, pgBin, run, type PgCluster } from '../helpers/pgCluster';
 
@@ -44,6 +44,19 @@ test('equals the checksum pg_checksums stored, in both segments', () => {
   // The same page as block 0 of segment 1 has another checksum than as block 0 of segment 0.
   const seg0 = pagesOf(relPath);
   expect(pageChecksum(seg0, 0, 0)).not.toBe(pageChecksum(seg0, 0, 131072));
+});
+
+test('the WebAssembly SIMD and the JavaScript checksums both equal the stored ones, and each other on any bytes', () => {
+  expect(pageChecksumIsSimd).toBe(true); // Node 20 has WebAssembly SIMD
+  const buf = pagesOf(relPath);
+  for (let b = 0; b * BLCKSZ < buf.length; b++) {
+    expect(pageChecksumJs(buf, b * BLCKSZ, b)).toBe(buf.readUInt16LE(b * BLCKSZ + 8));
+  }
+  const noise = Buffer.alloc(BLCKSZ * 3 + 1);
+  for (let i = 0; i < noise.length; i++) noise[i] = (i * 2654435761) >>> 24;
+  for (const [off, blkno] of [[0, 0], [1, 7], [BLCKSZ, 131072 * 3 + 5], [2 * BLCKSZ + 1, 0xfffffffe]]) {
+    expect(pageChecksum(noise, off, blkno)).toBe(pageChecksumJs(noise, off, blkno));
+  }
 });
 
 test('works on unaligned buffers', () => {
