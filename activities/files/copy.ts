@@ -135,8 +135,9 @@ function fileOptions(o: CopyBatchInput): DataFileOptions {
 }
 
 /**
- * Copies files into the backup on the file threads, as many in flight as the threads take (small
- * files overlap their waits); the entries and page header blobs they get, in the files' order.
+ * Copies files into the backup on the file threads, as many jobs in flight as the threads take:
+ * small files by the group, a large data file in pieces (copyPieces.ts), others one by one. The
+ * entries and page header blobs they get, in the files' order.
  */
 export async function copyFiles(files: PlanEntry[], input: CopyBatchInput, what: string, guard: AttemptGuard): Promise<BatchResult & { hdr: Buffer }> {
   const ctx = Context.current();
