@@ -86,10 +86,10 @@ export async function copyDataFileInPieces(a: DataFileCopy, pieceTmp: (k: number
     }
     return finishDataFile(a.opts.compressAlg, done, starts);
   } catch (e) {
-    await flush?.settle();
     await removeAll();
     throw e;
   } finally {
+    await flush?.settle(); // a flush in flight ends before its file is closed, on every path
     await out?.close();
   }
 }
