@@ -6,10 +6,9 @@
 import type { BackupControl } from '../../core/backupControl';
 import type { FileEntry } from '../../core/backupContent';
 import { crc32cCombine } from '../../core/crc32c';
-import { PAGE_HEADER2_SIZE } from '../../core/dataFileFormat';
 import { pageRanges, pieceBlocksFrom } from '../../core/pageRanges';
 import { filePool } from '../threads/pool';
-import { readPageHeaders } from './pageHeaders';
+import { recordStarts } from './pageHeaders';
 import { fileVerdict, storedPath, type CheckedBytes } from './validate';
 
 export interface FileCheck {
@@ -24,13 +23,10 @@ export async function checkFileInPieces(a: FileCheck, onBytes: () => void, signa
   const pool = filePool();
   const e = a.entry;
   const pieceRecords = pieceBlocksFrom(process.env);
-  const n = e.nHeaders ?? 0;
-  const headers = e.isDatafile && e.size > 0 && n > pieceRecords ? await readPageHeaders(a.backupDir, e) : undefined;
-  const start = (i: number) => headers!.readInt32LE(i * PAGE_HEADER2_SIZE + 12); // entry n: the file's size
   // Headers that do not describe the file as catalogued leave the verdict to a whole read.
-  if (!headers || headers.length !== (n + 1) * PAGE_HEADER2_SIZE || start(0) !== 0 || start(n) !== e.size) {
-    return pool.run('checkFile', a, onBytes, signal);
-  }
+  const start = await recordStarts(a.backupDir, e, pieceRecords);
+  if (!start) return pool.run('checkFile', a, onBytes, signal);
+  const n = e.nHeaders ?? 0;
   const pieces: CheckedBytes[] = await Promise.all(
     pageRanges(n, pieceRecords).map((r) => pool.run('checkRange', { ...a, range: { start: start(r.from), end: start(r.to) } }, onBytes, signal)),
   );

@@ -6,12 +6,11 @@
 import * as fs from 'node:fs/promises';
 import type { FileEntry } from '../../core/backupContent';
 import { crc32cCombine } from '../../core/crc32c';
-import { PAGE_HEADER2_SIZE } from '../../core/dataFileFormat';
 import { pageRanges, pieceBlocksFrom } from '../../core/pageRanges';
 import { BLCKSZ } from '../../core/types';
 import { filePool } from '../threads/pool';
 import { SyncBehind } from '../threads/syncBehind';
-import { readPageHeaders } from './pageHeaders';
+import { recordStarts } from './pageHeaders';
 import { storedPath } from './validate';
 
 export interface FileRestore {
@@ -26,13 +25,12 @@ export async function restoreFileInPieces(a: FileRestore, onBytes: (n: number) =
   const pool = filePool();
   const e = a.entry;
   const pieceRecords = pieceBlocksFrom(process.env);
-  const headers = e.isDatafile && e.size > 0 && (e.nHeaders ?? 0) > pieceRecords ? await readPageHeaders(a.backupDir, e) : undefined;
-  const n = e.nHeaders ?? 0;
-  const start = (i: number) => headers!.readInt32LE(i * PAGE_HEADER2_SIZE + 12); // entry n: the file's size
-  if (!headers || headers.length !== (n + 1) * PAGE_HEADER2_SIZE || start(0) !== 0 || start(n) !== e.size) {
+  const start = await recordStarts(a.backupDir, e, pieceRecords);
+  if (!start) {
     await pool.run('restoreFile', a, onBytes, signal);
     return;
   }
+  const n = e.nHeaders ?? 0;
   const src = storedPath(a.backupDir, e);
   const nBlocks = e.nBlocks ?? 0;
   const out = await fs.open(a.tmp, 'w', 0o600);
