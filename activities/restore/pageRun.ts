@@ -8,6 +8,8 @@ const RUN_PAGES = 128;
 /** Collects consecutive blocks and writes them at once: 1 MiB writes, not one per page. */
 export class PageRun {
   private readonly buf: Buffer;
+  /** Pages the buffer holds: a slot's buffer may be larger than asked, and not a multiple of a page. */
+  private readonly capacity: number;
   private first = 0;
   private n = 0;
 
@@ -19,10 +21,11 @@ export class PageRun {
     nBlocks: number,
   ) {
     this.buf = scratch('out0', Math.min(RUN_PAGES, Math.max(1, nBlocks)) * BLCKSZ);
+    this.capacity = Math.min(RUN_PAGES, Math.floor(this.buf.length / BLCKSZ));
   }
 
   async add(block: number, page: Buffer): Promise<void> {
-    if (this.n > 0 && (block !== this.first + this.n || this.n * BLCKSZ === this.buf.length)) await this.flush();
+    if (this.n > 0 && (block !== this.first + this.n || this.n === this.capacity)) await this.flush();
     if (this.n === 0) this.first = block;
     page.copy(this.buf, this.n * BLCKSZ, 0, BLCKSZ);
     this.n++;
