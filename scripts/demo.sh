@@ -21,6 +21,8 @@ WORK="$(mktemp -d /tmp/gsdemo.XXXXXX)"
 PORT=$(( 20000 + RANDOM % 20000 ))
 RPORT=$(( PORT + 1 ))
 cleanup() {
+  # The catalog's Temporal server lingers after the last command; the catalog goes, so does it.
+  node -e 'require(process.argv[1]).stopEmbeddedServer(process.argv[2])' "$ROOT/dist/client/temporal/embeddedServer.js" "$WORK/catalog" >/dev/null 2>&1 || true
   "$PGBIN/pg_ctl" -D "$WORK/restored" -m immediate stop >/dev/null 2>&1 || true
   "$PGBIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$WORK"
