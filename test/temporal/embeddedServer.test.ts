@@ -107,7 +107,9 @@ test('lingers after the last user leaves, is reused meanwhile, and a detached ja
   expect(isProcessAlive(b.server)).toBe(true);
 
   const deadline = Date.now() + 20_000;
-  while (isProcessAlive(b.server) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  // The janitor holds the lock until it has stopped the server and removed its records.
+  const stopping = () => isProcessAlive(b.server) || fs.existsSync(paths.lock) || fs.existsSync(paths.serverJson);
+  while (stopping() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
   expect(isProcessAlive(b.server)).toBe(false);
   expect(fs.existsSync(paths.serverJson)).toBe(false);
   expect(fs.existsSync(paths.idle)).toBe(false);
