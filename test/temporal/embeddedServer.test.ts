@@ -138,7 +138,9 @@ test('a catalog removed under a lingering server and made again does not get a s
   const a = await acquireEmbeddedServer({ backupPath: catalog, role: 'cli', env });
   await a.release();
   expect(isProcessAlive(a.server)).toBe(true);
-  fs.rmSync(catalog, { recursive: true, force: true });
+  // The janitor release() started may still be writing its marks in .temporal while rm walks it,
+  // as `rm -rf` would race with it too: retry on ENOTEMPTY.
+  fs.rmSync(catalog, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 });
   fs.mkdirSync(catalog);
   const b = await acquireEmbeddedServer({ backupPath: catalog, role: 'cli', env });
   expect(b.reused).toBe(false);
