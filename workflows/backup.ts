@@ -8,6 +8,7 @@
  */
 import {
   ActivityCancellationType,
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   isCancellation,
@@ -200,22 +201,29 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
             `copying again what may have changed since ${cur.firstStartLsn}`,
         );
         progress.phase = 'copying changes';
-        const r = await Promise.race([
-          filesLong.recopyAfterSessionLoss({
-            ...copyInput,
-            batchNo: -1,
-            backupPgLog: req.backupPgLog,
-            backupPgReplslot: req.backupPgReplslot,
-            attempt: cur.attempt,
-            firstStartLsn: cur.firstStartLsn,
-            newStartLsn: cur.startLsn,
-            walContinuousSince: cur.walContinuousSince,
-            timeline: cur.timeline,
-            walSegmentSize: server.walSegmentSize,
-            rwTimeoutSec: req.rwTimeoutSec,
-          }),
-          sessionFailed,
-        ]);
+        let r: RecopyResult;
+        try {
+          r = await Promise.race([
+            filesLong.recopyAfterSessionLoss({
+              ...copyInput,
+              batchNo: -1,
+              backupPgLog: req.backupPgLog,
+              backupPgReplslot: req.backupPgReplslot,
+              attempt: cur.attempt,
+              firstStartLsn: cur.firstStartLsn,
+              newStartLsn: cur.startLsn,
+              walContinuousSince: cur.walContinuousSince,
+              timeline: cur.timeline,
+              walSegmentSize: server.walSegmentSize,
+              rwTimeoutSec: req.rwTimeoutSec,
+            }),
+            sessionFailed,
+          ]);
+        } catch (err) {
+          // The new session was lost as well before the resume could use its WAL: resume under the next.
+          if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.type === 'SessionSuperseded') continue;
+          throw err;
+        }
         resumeStats.push(r);
         log(
           `INFO: Resumed under the new session: ${r.filesCopied} files copied again, ${r.filesPatched} data files patched ` +

@@ -119,11 +119,6 @@ export async function copyDataFile(a: { src: string; tmp: string; segno: number;
   return finishDataFile(a.opts.compressAlg, [r], [0]);
 }
 
-/** One piece of a large data file (core/pageRanges.ts), on a thread of its own; copy.ts joins them. */
-export function copyDataRange(a: { src: string; tmp: string; segno: number; opts: DataFileOptions; filter?: DeltaPageFilter; range: StoredRange }, ctx: JobContext): Promise<CopiedPages | null> {
-  return copyPages(a, ctx);
-}
-
 /** What copying blocks [from, to) of a file stored. */
 export interface CopiedPages {
   /** Bytes this piece stored, and their CRC. */
@@ -152,7 +147,8 @@ export interface StoredRange {
 /** Uncompressed, unfiltered: every record is a header and a page. */
 export const FIXED_RECORD_BYTES = PAGE_HEADER_SIZE + BLCKSZ;
 
-async function copyPages(a: { src: string; tmp: string; segno: number; opts: DataFileOptions; filter?: DeltaPageFilter; range: StoredRange | null }, ctx: JobContext): Promise<CopiedPages | null> {
+/** Blocks of a data file (all of them with no range) into `tmp`; null when the file vanished. */
+export async function copyPages(a: { src: string; tmp: string; segno: number; opts: DataFileOptions; filter?: DeltaPageFilter; range: StoredRange | null }, ctx: JobContext): Promise<CopiedPages | null> {
   const { src, tmp, segno, opts, range } = a;
   const source = openSource(src);
   if (!source) return null;

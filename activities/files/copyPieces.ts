@@ -8,7 +8,7 @@ import * as fs from 'node:fs/promises';
 import { pageRanges, pieceBlocksFrom } from '../../core/pageRanges';
 import { BLCKSZ } from '../../core/types';
 import type { DeltaPageFilter } from '../../core/deltaPlan';
-import { filePool } from '../threads/pool';
+import { allSettledOrThrow, filePool } from '../threads/pool';
 import { SyncBehind } from '../threads/syncBehind';
 import { FIXED_RECORD_BYTES, finishDataFile, type Copied, type CopiedPages, type DataFileOptions } from './copyFile';
 
@@ -49,14 +49,11 @@ export async function copyDataFileInPieces(a: DataFileCopy, pieceTmp: (k: number
     onBytes(n);
   };
   try {
-    const settled = await Promise.allSettled(
+    const pieces = await allSettledOrThrow(
       ranges.map((r, k) =>
         pool.run('copyDataRange', { ...a, tmp: files[k], range: { ...r, at: shared ? r.from * FIXED_RECORD_BYTES : 0, shared } }, onPieceBytes, signal),
       ),
     );
-    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failure) throw failure.reason;
-    const pieces = settled.map((s) => (s as PromiseFulfilledResult<CopiedPages | null>).value);
     if (pieces.some((p) => p === null)) {
       await removeAll(); // dropped while it was copied: the WAL replays the drop
       return null;

@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { FileEntry } from '../../core/backupContent';
 import { crc32c, crc32cPatch } from '../../core/crc32c';
 import { PAGE_HEADER2_SIZE, PAGE_HEADER_SIZE, pageLsn, writePageHeader } from '../../core/dataFileFormat';
@@ -31,6 +31,7 @@ import { lsnToBigInt, walFileName, type Lsn } from '../../core/lsn';
 import { readWalRecords, type PageSource } from '../../core/walRecord';
 import { BLCKSZ, RELSEG_SIZE } from '../../core/types';
 import { activitySleep } from '../cancellableSleep';
+import { readAlive, readSession } from '../postgres/backupSession';
 import { copyFiles, readPlan, saveResult, type BatchResult, type CopyBatchInput } from './copy';
 import { verifyOrReread } from './copyFile';
 import { backupPath, batchHeaderFile, batchResultFile, listBackupFiles, sourcePath, type PlanEntry } from './plan';
@@ -90,16 +91,19 @@ function relationSegmentPath(spc: number, db: number, rel: number, segno: number
 }
 
 async function waitForWal(input: RecopyInput): Promise<void> {
-  const alive = path.join(catalogPaths.stateDir(input.backupDir), 'session.alive');
   const want = lsnToBigInt(input.newStartLsn);
   const deadline = Date.now() + Math.max(60, input.rwTimeoutSec) * 1000;
   for (;;) {
-    try {
-      const a = JSON.parse(await fsp.readFile(alive, 'utf8')) as { attempt: number; receivedLsn: Lsn };
-      if (a.attempt === input.attempt && lsnToBigInt(a.receivedLsn) >= want) return;
-    } catch {
-      /* being rewritten */
+    const session = await readSession(input.backupDir);
+    if (session && session.attempt !== input.attempt) {
+      // The session this resume was for was lost too: the workflow resumes again under the newer one.
+      throw ApplicationFailure.nonRetryable(
+        `backup session attempt ${input.attempt} was superseded by attempt ${session.attempt} before it streamed WAL up to its start LSN ${input.newStartLsn}`,
+        'SessionSuperseded',
+      );
     }
+    const alive = await readAlive(input.backupDir, input.attempt);
+    if (alive && lsnToBigInt(alive.receivedLsn) >= want) return;
     if (Date.now() > deadline) throw new Error(`the new backup session did not stream WAL up to its start LSN ${input.newStartLsn}`);
     Context.current().heartbeat({ phase: 'waiting for WAL of the new session' });
     await activitySleep(200);

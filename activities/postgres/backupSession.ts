@@ -57,7 +57,12 @@ const SESSION_FILE = 'session.json';
 const STOP_FILE = 'stop-request';
 
 const sessionFile = (backupDir: string) => path.join(catalogPaths.stateDir(backupDir), SESSION_FILE);
-const aliveFile = (backupDir: string) => path.join(catalogPaths.stateDir(backupDir), 'session.alive');
+/**
+ * One per session attempt: a stale attempt (its worker was frozen past the heartbeat timeout, then
+ * ran again beside the new attempt) may beat a little longer before it learns it was superseded,
+ * and must not pass for the live one.
+ */
+const aliveFile = (backupDir: string, attempt: number) => path.join(catalogPaths.stateDir(backupDir), `session.alive.${attempt}`);
 /** Written once pg_backup_stop returned and the WAL up to the stop LSN is in: a retry returns it. */
 const resultFile = (backupDir: string) => path.join(catalogPaths.stateDir(backupDir), 'session.result.json');
 const stopFile = (backupDir: string) => path.join(catalogPaths.stateDir(backupDir), STOP_FILE);
@@ -176,9 +181,12 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
       walContinuousSince: previous ? (from !== null && (previous.walContinuousSince ?? null) !== null ? previous.walContinuousSince : null) : startLsn,
       serverEpoch: previous?.serverEpoch ?? epoch,
     };
+    // A stale attempt that was frozen while starting must not take the place of a newer one.
+    const newer = await readSession(input.backupDir);
+    if (newer && newer.attempt > attempt) throw new Error(`backup session attempt ${attempt} was superseded by attempt ${newer.attempt}`);
     await writeFileAtomic(sessionFile(input.backupDir), JSON.stringify(session), { sync });
     const beat = () => {
-      void writeFileAtomic(aliveFile(input.backupDir), JSON.stringify({ attempt, receivedLsn: receiver!.receivedLsn, at: Date.now() }), { sync: false }).catch(() => undefined);
+      void writeFileAtomic(aliveFile(input.backupDir, attempt), JSON.stringify({ attempt, receivedLsn: receiver!.receivedLsn, at: Date.now() }), { sync: false }).catch(() => undefined);
     };
     beat();
     aliveTimer = setInterval(beat, 1000);
@@ -250,6 +258,7 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
     throw e;
   } finally {
     if (aliveTimer) clearInterval(aliveTimer);
+    await fs.rm(aliveFile(input.backupDir, attempt), { force: true }).catch(() => undefined);
     receiver?.stopTimers();
     // Closing the connection aborts a backup still in progress and drops a temporary slot.
     await closePg(conn);
@@ -298,7 +307,16 @@ export async function dropBackupSlot(input: { connection: PgConnection; backupId
   }
 }
 
-const readSession = (backupDir: string) => readJson<SessionStart>(sessionFile(backupDir));
+export const readSession = (backupDir: string) => readJson<SessionStart>(sessionFile(backupDir));
+
+export interface SessionAlive {
+  attempt: number;
+  receivedLsn: Lsn;
+  at: number;
+}
+
+/** The alive mark of one session attempt; null while it is being (re)written or once the attempt ended. */
+export const readAlive = (backupDir: string, attempt: number) => readJson<SessionAlive>(aliveFile(backupDir, attempt));
 
 async function readStopRequest(backupDir: string): Promise<number | null> {
   try {
@@ -317,13 +335,8 @@ export async function currentBackupSession(input: { backupDir: string; minAttemp
   const deadline = Date.now() + Math.max(30, input.timeoutSec) * 1000;
   for (;;) {
     const s = await readSession(input.backupDir);
-    let alive: { attempt: number; receivedLsn: Lsn; at: number } | null = null;
-    try {
-      alive = JSON.parse(await fs.readFile(aliveFile(input.backupDir), 'utf8'));
-    } catch {
-      /* not yet */
-    }
-    if (s && alive && alive.attempt === s.attempt && s.attempt >= (input.minAttempt ?? 0) && Date.now() - alive.at < 5000) {
+    const alive = s ? await readAlive(input.backupDir, s.attempt) : null;
+    if (s && alive && s.attempt >= (input.minAttempt ?? 0) && Date.now() - alive.at < 5000) {
       return { ...s, receivedLsn: alive.receivedLsn };
     }
     if (Date.now() > deadline) throw new Error('no live backup session (pg_backup_start did not return, or the session was lost and is being opened again)');
@@ -341,8 +354,8 @@ export async function awaitSessionEnd(input: { backupDir: string; attempt: numbe
   for (;;) {
     if (await exists(resultFile(input.backupDir))) return { stopped: true };
     const s = await readSession(input.backupDir);
-    const alive = await readJson<{ attempt: number; at: number }>(aliveFile(input.backupDir));
-    if (s && alive && s.attempt > input.attempt && alive.attempt === s.attempt && Date.now() - alive.at < 5000) return { stopped: false };
+    const alive = s && s.attempt > input.attempt ? await readAlive(input.backupDir, s.attempt) : null;
+    if (alive && Date.now() - alive.at < 5000) return { stopped: false };
     await activitySleep(100);
   }
 }

@@ -7,7 +7,7 @@ import type { BackupControl } from '../../core/backupControl';
 import type { FileEntry } from '../../core/backupContent';
 import { crc32cCombine } from '../../core/crc32c';
 import { pageRanges, pieceBlocksFrom } from '../../core/pageRanges';
-import { filePool } from '../threads/pool';
+import { allSettledOrThrow, filePool } from '../threads/pool';
 import { recordStarts } from './pageHeaders';
 import { fileVerdict, storedPath, type CheckedBytes } from './validate';
 
@@ -27,7 +27,7 @@ export async function checkFileInPieces(a: FileCheck, onBytes: () => void, signa
   const start = await recordStarts(a.backupDir, e, pieceRecords);
   if (!start) return pool.run('checkFile', a, onBytes, signal);
   const n = e.nHeaders ?? 0;
-  const pieces: CheckedBytes[] = await Promise.all(
+  const pieces: CheckedBytes[] = await allSettledOrThrow(
     pageRanges(n, pieceRecords).map((r) => pool.run('checkRange', { ...a, range: { start: start(r.from), end: start(r.to) } }, onBytes, signal)),
   );
   let crc = 0;

@@ -8,7 +8,7 @@ import type { FileEntry } from '../../core/backupContent';
 import { crc32cCombine } from '../../core/crc32c';
 import { pageRanges, pieceBlocksFrom } from '../../core/pageRanges';
 import { BLCKSZ } from '../../core/types';
-import { filePool } from '../threads/pool';
+import { allSettledOrThrow, filePool } from '../threads/pool';
 import { SyncBehind } from '../threads/syncBehind';
 import { recordStarts } from './pageHeaders';
 import { storedPath } from './validate';
@@ -42,18 +42,16 @@ export async function restoreFileInPieces(a: FileRestore, onBytes: (n: number) =
   };
   let ok = false;
   try {
-    const settled = await Promise.allSettled(
+    const pieces = await allSettledOrThrow(
       pageRanges(n, pieceRecords).map((r) =>
         pool.run('restoreRange', { src, tmp: a.tmp, start: start(r.from), end: start(r.to), compressAlg: e.compressAlg, nBlocks }, onPieceBytes, signal),
       ),
     );
-    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failure) throw failure.reason;
     let crc = 0;
     let size = 0;
-    for (const s of settled as PromiseFulfilledResult<{ size: number; crc: number }>[]) {
-      crc = crc32cCombine(crc, s.value.crc, s.value.size);
-      size += s.value.size;
+    for (const p of pieces) {
+      crc = crc32cCombine(crc, p.crc, p.size);
+      size += p.size;
     }
     if (crc !== e.crc || size !== e.size) {
       throw new Error(`backup file "${src}" is damaged: ${size} bytes with CRC ${crc}, expected ${e.size} bytes with CRC ${e.crc}`);

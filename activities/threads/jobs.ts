@@ -1,5 +1,5 @@
 /** The work a file thread can be given (see pool.ts), by name. */
-import { copyDataFile, copyDataRange, copyPlainFile, copySmallFiles, joinPieces } from '../files/copyFile';
+import { copyDataFile, copyPages, copyPlainFile, copySmallFiles, joinPieces } from '../files/copyFile';
 import { restoreFile, restoreRange } from '../restore/restoreFile';
 import { restoreChainFile } from '../restore/restoreChain';
 import { mergeDataFile } from '../merge/mergeFile';
@@ -19,7 +19,8 @@ export interface JobContext {
 
 export const jobs = {
   copyDataFile,
-  copyDataRange,
+  /** One piece of a large data file (core/pageRanges.ts); copyPieces.ts joins them. */
+  copyDataRange: copyPages,
   joinPieces,
   copyPlainFile,
   copySmallFiles,

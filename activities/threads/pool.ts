@@ -231,3 +231,14 @@ export async function mapInFlight<T, R>(items: readonly T[], limit: number, fn: 
   if (failed) throw error;
   return results;
 }
+
+/**
+ * Like Promise.all, but waits for every promise to settle before it throws the first failure, so
+ * that no job still writes a temp file its caller is about to remove.
+ */
+export async function allSettledOrThrow<R>(promises: readonly Promise<R>[]): Promise<R[]> {
+  const settled = await Promise.allSettled(promises);
+  const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failure) throw failure.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<R>).value);
+}
