@@ -85,6 +85,9 @@ export interface StoredPage {
 
 const EMPTY = Buffer.alloc(0);
 
+/** A stored data file that does not hold page records as the format says: the backup is damaged. */
+export class StoredFormatError extends Error {}
+
 /**
  * Splits the bytes of a backup data file into its page records, whatever the chunking of the
  * reads: push() chunks as they come, take the complete records it returns.
@@ -147,7 +150,7 @@ export class PageRecordSplitter {
   private recordSize(buf: Buffer, o: number, at: number): number {
     const size = buf.readInt32LE(o + 4);
     if (size <= 0 || size > BLCKSZ) {
-      throw new Error(`backup file "${this.source}" is corrupt: page record at offset ${at} has size ${size} (block ${buf.readUInt32LE(o)})`);
+      throw new StoredFormatError(`backup file "${this.source}" is corrupt: page record at offset ${at} has size ${size} (block ${buf.readUInt32LE(o)})`);
     }
     return size;
   }
@@ -159,6 +162,6 @@ export class PageRecordSplitter {
 
   /** Throws when the file ended inside a record. */
   end(): void {
-    if (this.pending.length) throw new Error(`backup file "${this.source}" is truncated: ${this.pending.length} bytes of an incomplete page record at its end`);
+    if (this.pending.length) throw new StoredFormatError(`backup file "${this.source}" is truncated: ${this.pending.length} bytes of an incomplete page record at its end`);
   }
 }

@@ -48,19 +48,34 @@ export async function validateChain(a: {
       threads: a.threads,
     });
     if (v.ok) {
-      await a.catalog.setBackupStatus({ backupDir: m.dir, status: 'OK', onlyFrom: REVALIDATED });
+      await markValid(a.catalog, m);
       a.log(`INFO: Backup ${m.id} data files are valid`);
       valid.push(m.id);
       continue;
     }
-    for (const e of v.errors.slice(0, 20)) a.log(`WARNING: ${e}`);
-    await a.catalog.setBackupStatus({ backupDir: m.dir, status: 'CORRUPT', onlyFrom: REVALIDATED });
-    a.log(`WARNING: Backup ${m.id} data files are corrupted`);
-    const o = await a.catalog.markOrphans({ backupPath: a.backupPath, instance: a.instance, onlyDescendantsOf: m.id });
-    for (const w of o.warnings) a.log(w);
-    return { ok: false, bad: { id: m.id, errors: v.errors }, valid, orphaned: o.marked };
+    const orphaned = await markCorrupt(a, m, v.errors);
+    return { ok: false, bad: { id: m.id, errors: v.errors }, valid, orphaned };
   }
   return { ok: true, valid, orphaned: [] };
+}
+
+/** A member found corrupt: CORRUPT, with the problems logged, and its OK descendants ORPHAN (returned). */
+export async function markCorrupt(
+  a: { backupPath: string; instance: string; catalog: Catalog; log: (line: string) => void },
+  m: { id: string; dir: string },
+  errors: string[],
+): Promise<string[]> {
+  for (const e of errors.slice(0, 20)) a.log(`WARNING: ${e}`);
+  await a.catalog.setBackupStatus({ backupDir: m.dir, status: 'CORRUPT', onlyFrom: REVALIDATED });
+  a.log(`WARNING: Backup ${m.id} data files are corrupted`);
+  const o = await a.catalog.markOrphans({ backupPath: a.backupPath, instance: a.instance, onlyDescendantsOf: m.id });
+  for (const w of o.warnings) a.log(w);
+  return o.marked;
+}
+
+/** A member found valid: OK again if validation may change its status. */
+export async function markValid(catalog: Catalog, m: { dir: string }): Promise<void> {
+  await catalog.setBackupStatus({ backupDir: m.dir, status: 'OK', onlyFrom: REVALIDATED });
 }
 
 /** "Backup X is corrupt: …" or "Backup X is orphan: its parent P is corrupt: …", with the first problems. */

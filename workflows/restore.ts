@@ -1,14 +1,15 @@
 /**
  * Restore as a Temporal workflow: check and lay out (prepareRestore refuses before writing),
- * validate the backup unless --no-validate, copy batches -j at a time, then recovery settings and
- * fsync. The file list stays inside the target directory; the workflow moves only numbers.
+ * validate the backup unless --no-validate (a FULL backup as it is restored), copy batches -j at a
+ * time, then recovery settings and fsync. A backup found corrupt leaves nothing in the target. The
+ * file list stays inside the target directory; the workflow moves only numbers.
  */
-import { ApplicationFailure, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, proxyActivities, setHandler } from '@temporalio/workflow';
 import type * as catalogActivities from '../activities/catalog';
 import type * as restoreActivities from '../activities/restore';
 import type { RestoreRequest, RestoreResult } from '../core/requests';
 import { prettySize } from '../core/show';
-import { chainFailureMessage, validateChain } from './chainValidation';
+import { chainFailureMessage, markCorrupt, markValid, validateChain } from './chainValidation';
 import { progressQuery, type Progress } from './progress';
 
 export async function restoreWorkflow(req: RestoreRequest): Promise<RestoreResult> {
@@ -31,22 +32,42 @@ export async function restoreWorkflow(req: RestoreRequest): Promise<RestoreResul
   const plan = await short.prepareRestore(req);
   const id = plan.backupId;
   progress.backupId = id;
+  const target = plan.backups[plan.backups.length - 1];
+  // A FULL backup's every file is read by the restore, which checks it as validate would as it
+  // goes: the backup is read once, not twice. A chain is validated first, member by member, since
+  // the restore reads only the newest copy of each file.
+  const checkWhileRestoring = !req.noValidate && plan.backups.length === 1;
   if (!req.noValidate) {
-    // An incremental backup is as good as its chain: every member is checked, FULL first.
     progress.phase = 'validating';
-    if (plan.backups.length > 1) log(`INFO: Validating parents for backup ${id}`);
-    const v = await validateChain({
-      backupPath: req.backupPath,
-      instance: req.instance,
-      members: plan.backups,
-      skipBlockValidation: req.skipBlockValidation,
-      threads: req.threads,
-      catalog,
-      checker: long,
-      log,
-    });
-    if (!v.ok) throw ApplicationFailure.nonRetryable(chainFailureMessage(id, v.bad!), 'BackupCorrupt');
-    log(`INFO: Backup ${id} is valid.`);
+    if (checkWhileRestoring) {
+      log(`INFO: Validating backup ${id}`);
+      const v = await long.validateBackupForRestore({
+        backupPath: req.backupPath,
+        instance: req.instance,
+        backupId: id,
+        skipBlockValidation: req.skipBlockValidation,
+        filesCheckedByRestore: true,
+      });
+      if (!v.ok) {
+        await markCorrupt({ ...req, catalog, log }, target, v.errors);
+        throw ApplicationFailure.nonRetryable(chainFailureMessage(id, { id, errors: v.errors }), 'BackupCorrupt');
+      }
+    } else {
+      // An incremental backup is as good as its chain: every member is checked, FULL first.
+      if (plan.backups.length > 1) log(`INFO: Validating parents for backup ${id}`);
+      const v = await validateChain({
+        backupPath: req.backupPath,
+        instance: req.instance,
+        members: plan.backups,
+        skipBlockValidation: req.skipBlockValidation,
+        threads: req.threads,
+        catalog,
+        checker: long,
+        log,
+      });
+      if (!v.ok) throw ApplicationFailure.nonRetryable(chainFailureMessage(id, v.bad!), 'BackupCorrupt');
+      log(`INFO: Backup ${id} is valid.`);
+    }
   }
   log(`INFO: Restoring the database from backup ${id} into "${req.pgdata}"`);
   log(`INFO: Start restoring backup files. PGDATA size: ${prettySize(plan.pgdataBytes)}`);
@@ -54,16 +75,42 @@ export async function restoreWorkflow(req: RestoreRequest): Promise<RestoreResul
   progress.filesTotal = plan.nFiles;
   progress.bytesTotal = plan.totalBytes;
   const started = Date.now();
+  const validate = checkWhileRestoring ? { blockValidation: !req.skipBlockValidation } : undefined;
   let next = 0;
+  let failed = false;
   const lane = async () => {
-    while (next < plan.nBatches) {
+    // After a failure no batch starts; those running end before the failure is handled.
+    while (!failed && next < plan.nBatches) {
       const batchNo = next++;
-      const r = await long.restoreBatch({ pgdata: req.pgdata, batchNo, noSync: req.noSync, threads: req.threads });
-      progress.filesDone += r.files;
-      progress.bytesDone += r.bytes;
+      try {
+        const r = await long.restoreBatch({ pgdata: req.pgdata, batchNo, noSync: req.noSync, threads: req.threads, validate });
+        progress.filesDone += r.files;
+        progress.bytesDone += r.bytes;
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, req.threads), plan.nBatches) }, lane));
+  const lanes = await Promise.allSettled(Array.from({ length: Math.min(Math.max(1, req.threads), plan.nBatches) }, lane));
+  const failure = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected')?.reason;
+  if (failure) {
+    const corrupt = failure instanceof ActivityFailure && failure.cause instanceof ApplicationFailure && failure.cause.type === 'BackupCorrupt' ? failure.cause : null;
+    if (!corrupt) throw failure;
+    // The restore found the backup corrupt: take back what it wrote, as validating first would
+    // have left the target, and mark the backup (with or without --no-validate: it is corrupt).
+    progress.phase = 'abandoning';
+    await short.abandonRestore({ pgdata: req.pgdata });
+    // Which member of a chain holds the damaged file, the file's path says; only a FULL backup is marked.
+    if (plan.backups.length === 1) await markCorrupt({ ...req, catalog, log }, target, [corrupt.message]);
+    else log(`WARNING: ${corrupt.message}`);
+    throw ApplicationFailure.nonRetryable(`${chainFailureMessage(id, { id, errors: [corrupt.message] })}; the restore took back what it had written into "${req.pgdata}"`, 'BackupCorrupt');
+  }
+  if (checkWhileRestoring) {
+    await markValid(catalog, target);
+    log(`INFO: Backup ${id} data files are valid`);
+    log(`INFO: Backup ${id} is valid.`);
+  }
   const secs = Math.round((Date.now() - started) / 1000);
   log(`INFO: Backup files are restored. Transfered bytes: ${prettySize(progress.bytesDone)}, time elapsed: ${secs}s`);
   progress.phase = 'syncing';

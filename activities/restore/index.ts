@@ -1,2 +1,2 @@
-export { prepareRestore, restoreBatch, finishRestore } from './restore';
+export { prepareRestore, restoreBatch, finishRestore, abandonRestore } from './restore';
 export { validateBackupForRestore, checkRecoveryTarget } from './validate';

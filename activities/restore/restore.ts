@@ -35,6 +35,10 @@ interface SavedPlan {
   batches: number[][];
   /** An incremental backup's chain (FULL first) and where each file's content is. */
   chain?: RestoreChain;
+  /** The backup has data checksums: a restore that validates verifies pages with them. */
+  checksums: boolean;
+  /** Directories the restore made (they did not exist): what abandonRestore may remove. */
+  createdRoots: string[];
 }
 
 const refuse = (msg: string, type = 'RestoreRefused') => ApplicationFailure.nonRetryable(msg, type);
@@ -157,11 +161,13 @@ export async function prepareRestore(req: RestoreRequest): Promise<PreparedResto
     if (e instanceof RestorePlanError) throw refuse(e.message, 'BadMapping');
     throw e;
   }
+  const createdRoots: string[] = [];
   for (const root of layout.roots) {
     const names = await readDirOrNull(root);
     if (names && names.length > 0) {
       throw refuse(`restore destination is not empty: "${root}"${root === req.pgdata ? '' : ' (a tablespace or external directory of the backup: map it elsewhere with -T or --external-mapping)'}`);
     }
+    if (!names) createdRoots.push(root);
   }
 
   // Checks passed: from here on we write.
@@ -175,7 +181,7 @@ export async function prepareRestore(req: RestoreRequest): Promise<PreparedResto
   }
   const readBytes = (i: number) => (chain.sources[i] ?? [{ member: chain.members.length - 1, index: i }]).reduce((s, c) => s + Math.max(chain.members[c.member].entries[c.index].size, 0), 0);
   const batches = planBatches(layout.files.map((f) => readBytes(f.entry)));
-  saved = { owner, backupId, backupDir, entries, layout, batches, ...(chain.members.length > 1 ? { chain } : {}) };
+  saved = { owner, backupId, backupDir, entries, layout, batches, ...(chain.members.length > 1 ? { chain } : {}), checksums: control.checksumVersion !== 0, createdRoots };
   await writeFileAtomic(planPath(req.pgdata), JSON.stringify(saved), { sync: !req.noSync });
   return summary(saved);
 }
@@ -200,11 +206,16 @@ function sourcesOf(p: SavedPlan, i: number): { backupDir: string; entry: FileEnt
   return src.map((c) => ({ backupDir: p.chain!.members[c.member].backupDir, entry: p.chain!.members[c.member].entries[c.index] }));
 }
 
-export async function restoreBatch(input: { pgdata: string; batchNo: number; noSync: boolean; threads?: number }): Promise<{ files: number; bytes: number }> {
+/**
+ * One batch of the plan into place. `validate`: check every file as validate would while reading
+ * it (a backup of one member only, whose every file the restore reads: restoreWorkflow).
+ */
+export async function restoreBatch(input: { pgdata: string; batchNo: number; noSync: boolean; threads?: number; validate?: { blockValidation: boolean } }): Promise<{ files: number; bytes: number }> {
   const ctx = Context.current();
   const pool = filePool();
   pool.allow(input.threads ?? 1);
   const plan = JSON.parse(await fs.readFile(planPath(input.pgdata), 'utf8')) as SavedPlan;
+  const check = input.validate ? { pages: input.validate.blockValidation, checksums: plan.checksums } : undefined;
   let bytes = 0;
   // As many files in flight as the threads take: small files overlap their opens and fsyncs.
   await mapInFlight(plan.batches[input.batchNo], pool.capacity, async (i) => {
@@ -226,11 +237,35 @@ export async function restoreBatch(input: { pgdata: string; batchNo: number; noS
       await pool.run('restoreChainFile', args, onBytes, ctx.cancellationSignal);
     } else {
       // A non-data file unchanged since the parent comes from the newest backup that stored it.
-      await restoreFileInPieces({ backupDir: copies[0].backupDir, entry: { ...copies[0].entry, mode: e.mode }, target, tmp, sync: !input.noSync }, onBytes, ctx.cancellationSignal);
+      await restoreFileInPieces({ backupDir: copies[0].backupDir, entry: { ...copies[0].entry, mode: e.mode }, target, tmp, sync: !input.noSync, check }, onBytes, ctx.cancellationSignal);
     }
   });
   const files = plan.batches[input.batchNo].length;
   return { files, bytes };
+}
+
+/**
+ * Takes back what a restore wrote, once it found the backup corrupt: the target is left as the
+ * restore found it (empty, or absent), as a validation before the restore would have left it. Only
+ * what the plan names is removed; a directory someone else wrote into meanwhile stays.
+ */
+export async function abandonRestore(input: { pgdata: string }): Promise<void> {
+  let plan: SavedPlan;
+  try {
+    plan = JSON.parse(await fs.readFile(planPath(input.pgdata), 'utf8')) as SavedPlan;
+  } catch {
+    return; // nothing planned, or already taken back
+  }
+  const { layout } = plan;
+  await mapInFlight(layout.files, 16, (f) => fs.rm(f.target, { force: true }));
+  const dirs = [...new Set([input.pgdata, ...layout.roots, ...layout.dirs.map((d) => d.target)])];
+  await removeStaleTempFiles(dirs, /\.gs_restore_tmp\d+$/);
+  for (const l of layout.links) await fs.rm(l.link, { force: true });
+  const rmdir = (d: string) => fs.rmdir(d).catch(() => undefined);
+  // Deepest first, so that each directory is empty by the time its turn comes.
+  for (const d of layout.dirs.map((x) => x.target).sort((a, b) => b.length - a.length)) await rmdir(d);
+  await fs.rm(path.join(input.pgdata, STATE_DIR), { recursive: true, force: true });
+  for (const r of [...plan.createdRoots].sort((a, b) => b.length - a.length)) await rmdir(r);
 }
 
 function quoteConf(v: string): string {

@@ -14,7 +14,8 @@ import type { Scratch } from '../threads/scratch';
 import { DIRECT_IO_MAX, FdFile } from '../threads/fdFile';
 import { SyncBehind } from '../threads/syncBehind';
 import { PageRun } from './pageRun';
-import { pageFromRecord, readBuffers, readStored } from './validate';
+import { readBackupFile } from './restoreFile';
+import { asBackupCorrupt, backupCorrupt, fileVerdict, pageFromRecord, readBuffers } from './validate';
 
 /** One stored copy of the file: where it is in the backup and its backup_content.control entry. */
 export interface StoredCopy {
@@ -33,7 +34,7 @@ export async function writeChainPages(out: FdFile, copies: StoredCopy[], nBlocks
     if (left === 0) break;
     const splitter = new PageRecordSplitter(file);
     const writer = new PageRun(out, behind, scratch, nBlocks);
-    const got = await readStored(file, async (chunk) => {
+    const got = await readBackupFile(file, async (chunk) => {
       for (const rec of splitter.push(chunk)) {
         if (rec.block >= nBlocks || done[rec.block]) continue;
         await writer.add(rec.block, pageFromRecord(rec, entry.compressAlg, file));
@@ -44,9 +45,8 @@ export async function writeChainPages(out: FdFile, copies: StoredCopy[], nBlocks
     }, readBuffers(scratch, entry.size));
     splitter.end();
     await writer.flush();
-    if (got.size !== entry.size || got.crc !== entry.crc) {
-      throw new Error(`backup file "${file}" is damaged: ${got.size} bytes with CRC ${got.crc}, expected ${entry.size} bytes with CRC ${entry.crc}`);
-    }
+    const problem = fileVerdict(file, entry, got.size, got.crc, null);
+    if (problem) throw backupCorrupt(problem);
   }
   return left;
 }
@@ -71,7 +71,7 @@ export async function restoreChainFile(
     await behind.settle();
     await out.close();
     await fs.rm(a.tmp, { force: true }); // failed or cancelled: leave nothing half-written
-    throw err;
+    throw asBackupCorrupt(err);
   }
   await out.close();
   await fs.rename(a.tmp, a.target);

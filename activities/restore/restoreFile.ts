@@ -11,10 +11,23 @@ import type { JobContext } from '../threads/jobs';
 import { DIRECT_IO_MAX, FdFile } from '../threads/fdFile';
 import { SyncBehind } from '../threads/syncBehind';
 import { PageRun } from './pageRun';
-import { pageFromRecord, readBuffers, readStored, storedPath } from './validate';
+import { parsePgControl, verifyPgControlCrc } from '../../core/pgControl';
+import { asBackupCorrupt, backupCorrupt, fileVerdict, pageFromRecord, pageProblem, readBuffers, readStored, storedPath } from './validate';
 
-export async function restoreFile(a: { backupDir: string; entry: FileEntry; target: string; tmp: string; sync: boolean }, ctx: JobContext): Promise<void> {
-  const { backupDir, entry: e, target, tmp, sync } = a;
+/**
+ * Checks a restore makes while it reads the backup besides each file's size and CRC (which it
+ * always checks): with `check`, every page too, as validate would, so that a restore need not read
+ * the backup twice to validate it first.
+ */
+export interface RestoreChecks {
+  /** Every page is checked (no --skip-block-validation). */
+  pages: boolean;
+  /** The backup has data checksums (backup.control checksum-version): pages are verified with them. */
+  checksums: boolean;
+}
+
+export async function restoreFile(a: { backupDir: string; entry: FileEntry; target: string; tmp: string; sync: boolean; check?: RestoreChecks }, ctx: JobContext): Promise<void> {
+  const { backupDir, entry: e, target, tmp, sync, check } = a;
   const onBytes = (n: number) => {
     if (ctx.cancelled()) throw new CancelledFailure('cancelled');
     ctx.progress(n);
@@ -27,26 +40,38 @@ export async function restoreFile(a: { backupDir: string; entry: FileEntry; targ
       if (e.size > 0) {
         const splitter = new PageRecordSplitter(src);
         const pages = new PageRun(out, behind, ctx.scratch, e.nBlocks ?? Infinity);
-        const got = await readStored(src, async (chunk) => {
-          for (const rec of splitter.push(chunk)) await pages.add(rec.block, pageFromRecord(rec, e.compressAlg, src));
+        let pageError: string | null = null;
+        const got = await readBackupFile(src, async (chunk) => {
+          for (const rec of splitter.push(chunk)) {
+            const page = pageFromRecord(rec, e.compressAlg, src);
+            if (check?.pages && !pageError) pageError = pageProblem(src, e.segno ?? 0, rec.block, page, check.checksums);
+            await pages.add(rec.block, page);
+          }
           onBytes(chunk.length);
         }, readBuffers(ctx.scratch, e.size));
         splitter.end();
         await pages.flush();
-        if (got.crc !== e.crc) throw new Error(`backup file "${src}" is damaged: CRC ${got.crc}, expected ${e.crc}`);
+        const problem = fileVerdict(src, e, got.size, got.crc, pageError);
+        if (problem) throw backupCorrupt(problem);
+      } else if (check) {
+        await expectEmpty(src);
       }
       // Blocks not stored are zeros; the file has the length it had at backup time.
       await out.truncate((e.nBlocks ?? 0) * BLCKSZ);
     } else if (e.size > 0) {
-      const got = await readStored(src, async (chunk) => {
+      const isPgControl = e.path === 'global/pg_control' && e.externalDirNum === 0;
+      let pgControl: Buffer | null = null;
+      const got = await readBackupFile(src, async (chunk) => {
         await out.write(chunk);
         behind.wrote(chunk.length);
         onBytes(chunk.length);
+        // pg_control's entry holds its own CRC, not the file's (validate.ts checkFile); it is 8 KiB.
+        if (isPgControl) pgControl = Buffer.concat(pgControl ? [pgControl, chunk] : [chunk]);
       }, readBuffers(ctx.scratch, e.size));
-      const isPgControl = e.path === 'global/pg_control' && e.externalDirNum === 0;
-      if (!isPgControl && (got.crc !== e.crc || got.size !== e.size)) {
-        throw new Error(`backup file "${src}" is damaged: ${got.size} bytes with CRC ${got.crc}, expected ${e.size} bytes with CRC ${e.crc}`);
-      }
+      const problem = isPgControl ? pgControlProblem(src, pgControl, e) : fileVerdict(src, e, got.size, got.crc, null);
+      if (problem) throw backupCorrupt(problem);
+    } else if (check) {
+      await expectEmpty(src);
     }
     await out.chmod(e.mode & 0o7777);
     await behind.finish();
@@ -54,10 +79,31 @@ export async function restoreFile(a: { backupDir: string; entry: FileEntry; targ
     await behind.settle();
     await out.close();
     await fs.rm(tmp, { force: true }); // failed or cancelled: leave nothing half-written
-    throw err;
+    throw asBackupCorrupt(err);
   }
   await out.close();
   await fs.rename(tmp, target);
+}
+
+/** readStored, with a missing file reported as what it is: a corrupt backup. */
+export async function readBackupFile(src: string, onChunk: (chunk: Buffer) => Promise<void>, bufs: readonly [Buffer, Buffer], range?: { start: number; end: number }): Promise<{ size: number; crc: number }> {
+  try {
+    return await readStored(src, onChunk, bufs, range);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw backupCorrupt(`file "${src}" is missing`);
+    throw err;
+  }
+}
+
+/** An entry of size 0 (or -1) may or may not be stored; what is stored must be empty. */
+async function expectEmpty(src: string): Promise<void> {
+  const st = await fs.stat(src).catch(() => null);
+  if (st && st.size !== 0) throw backupCorrupt(`file "${src}" should be empty but has ${st.size} bytes`);
+}
+
+function pgControlProblem(src: string, buf: Buffer | null, e: FileEntry): string | null {
+  if (!buf || !verifyPgControlCrc(buf) || parsePgControl(buf).crc !== e.crc) return `file "${src}" is damaged: its CRC does not match`;
+  return null;
 }
 
 /**
@@ -65,22 +111,29 @@ export async function restoreFile(a: { backupDir: string; entry: FileEntry; targ
  * one file share (restorePieces.ts); its size and CRC, which restorePieces.ts checks for the file.
  */
 export async function restoreRange(
-  a: { src: string; tmp: string; start: number; end: number; compressAlg: CompressAlg; nBlocks: number },
+  a: { src: string; tmp: string; start: number; end: number; compressAlg: CompressAlg; nBlocks: number; segno: number; check?: RestoreChecks },
   ctx: JobContext,
-): Promise<{ size: number; crc: number }> {
+): Promise<{ size: number; crc: number; pageError: string | null }> {
   // The file is flushed as a whole, as its pieces write it (restorePieces.ts).
   const out = FdFile.openExisting(a.tmp);
   try {
     const splitter = new PageRecordSplitter(a.src, a.start);
     const pages = new PageRun(out, null, ctx.scratch, a.nBlocks);
-    const got = await readStored(a.src, async (chunk) => {
+    let pageError: string | null = null;
+    const got = await readBackupFile(a.src, async (chunk) => {
       if (ctx.cancelled()) throw new CancelledFailure('cancelled');
-      for (const rec of splitter.push(chunk)) await pages.add(rec.block, pageFromRecord(rec, a.compressAlg, a.src));
+      for (const rec of splitter.push(chunk)) {
+        const page = pageFromRecord(rec, a.compressAlg, a.src);
+        if (a.check?.pages && !pageError) pageError = pageProblem(a.src, a.segno, rec.block, page, a.check.checksums);
+        await pages.add(rec.block, page);
+      }
       ctx.progress(chunk.length);
     }, readBuffers(ctx.scratch, a.end - a.start), { start: a.start, end: a.end });
     splitter.end();
     await pages.flush();
-    return got;
+    return { ...got, pageError };
+  } catch (err) {
+    throw asBackupCorrupt(err);
   } finally {
     await out.close();
   }

@@ -11,7 +11,8 @@ import { BLCKSZ } from '../../core/types';
 import { allSettledOrThrow, filePool } from '../threads/pool';
 import { SyncBehind } from '../threads/syncBehind';
 import { recordStarts } from './pageHeaders';
-import { storedPath } from './validate';
+import type { RestoreChecks } from './restoreFile';
+import { backupCorrupt, fileVerdict, storedPath } from './validate';
 
 export interface FileRestore {
   backupDir: string;
@@ -19,6 +20,7 @@ export interface FileRestore {
   target: string;
   tmp: string;
   sync: boolean;
+  check?: RestoreChecks;
 }
 
 export async function restoreFileInPieces(a: FileRestore, onBytes: (n: number) => void, signal: AbortSignal): Promise<void> {
@@ -44,7 +46,7 @@ export async function restoreFileInPieces(a: FileRestore, onBytes: (n: number) =
   try {
     const pieces = await allSettledOrThrow(
       pageRanges(n, pieceRecords).map((r) =>
-        pool.run('restoreRange', { src, tmp: a.tmp, start: start(r.from), end: start(r.to), compressAlg: e.compressAlg, nBlocks }, onPieceBytes, signal),
+        pool.run('restoreRange', { src, tmp: a.tmp, start: start(r.from), end: start(r.to), compressAlg: e.compressAlg, nBlocks, segno: e.segno ?? 0, check: a.check }, onPieceBytes, signal),
       ),
     );
     let crc = 0;
@@ -53,9 +55,8 @@ export async function restoreFileInPieces(a: FileRestore, onBytes: (n: number) =
       crc = crc32cCombine(crc, p.crc, p.size);
       size += p.size;
     }
-    if (crc !== e.crc || size !== e.size) {
-      throw new Error(`backup file "${src}" is damaged: ${size} bytes with CRC ${crc}, expected ${e.size} bytes with CRC ${e.crc}`);
-    }
+    const problem = fileVerdict(src, e, size, crc, pieces.find((p) => p.pageError)?.pageError ?? null);
+    if (problem) throw backupCorrupt(problem);
     // Blocks not stored are zeros; the file has the length it had at backup time.
     await out.truncate(nBlocks * BLCKSZ);
     await out.chmod(e.mode & 0o7777);

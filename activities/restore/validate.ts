@@ -7,12 +7,12 @@
 import * as fs from 'node:fs/promises';
 import * as fsSync from 'node:fs';
 import * as path from 'node:path';
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { backupContentCrc, parseBackupContent, S_IFDIR, S_IFMT, type FileEntry } from '../../core/backupContent';
 import { parseBackupControl, type BackupControl } from '../../core/backupControl';
 import { catalogPaths } from '../../core/catalogPaths';
 import { crc32c } from '../../core/crc32c';
-import { PageRecordSplitter, type StoredPage } from '../../core/dataFileFormat';
+import { PageRecordSplitter, StoredFormatError, type StoredPage } from '../../core/dataFileFormat';
 import { lsnToBigInt, parseLsn, walFileName } from '../../core/lsn';
 import { RecoveryTargetReplay } from '../../core/recoveryTarget';
 import { toRecoveryTarget, verdictFromOutcome, type TargetSpec, type TargetVerdict } from '../../core/recoveryTargetReport';
@@ -61,8 +61,29 @@ export function pageFromRecord(p: StoredPage, alg: CompressAlg, file: string): B
     if (page.length !== BLCKSZ) throw new Error(`decompressed to ${page.length} bytes`);
     return page;
   } catch (e) {
-    throw new Error(`backup file "${file}", block ${p.block}: cannot decompress page (${alg}): ${(e as Error).message}`);
+    throw backupCorrupt(`backup file "${file}", block ${p.block}: cannot decompress page (${alg}): ${(e as Error).message}`);
   }
+}
+
+/** What is wrong with a page of a stored data file, in validate's words; null when it is sound. */
+export function pageProblem(file: string, segno: number, block: number, page: Buffer, checksums: boolean): string | null {
+  const v = verifyPage(page, 0, relationBlockNumber(segno, block), checksums);
+  if (v.verdict === 'bad-checksum') return `file "${file}", block ${block}: page verification failed, calculated checksum ${v.expected} but expected ${v.found}`;
+  if (v.verdict === 'bad-header') return `file "${file}", block ${block}: page header is invalid`;
+  return null;
+}
+
+/**
+ * What a restore found wrong with the backup (a file missing, damaged, or a bad page): the backup
+ * is corrupt, which no retry mends. The restore workflow marks it CORRUPT.
+ */
+export function backupCorrupt(problem: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(problem, 'BackupCorrupt');
+}
+
+/** A stored file found not in its format is a damaged backup; other errors stay what they are. */
+export function asBackupCorrupt(err: unknown): unknown {
+  return err instanceof StoredFormatError ? backupCorrupt(err.message) : err;
 }
 
 /** Two read buffers for a stored file of `size` bytes: 1 MiB each, or what a smaller file needs. */
@@ -162,13 +183,8 @@ export async function checkStoredBytes(
       if (!splitter || pageError) return;
       for (const rec of splitter.push(chunk)) {
         if (!blockValidation) continue;
-        const page = pageFromRecord(rec, e.compressAlg, file);
-        const v = verifyPage(page, 0, relationBlockNumber(e.segno ?? 0, rec.block), checksums);
-        if (v.verdict === 'bad-checksum') {
-          pageError = `file "${file}", block ${rec.block}: page verification failed, calculated checksum ${v.expected} but expected ${v.found}`;
-        } else if (v.verdict === 'bad-header') {
-          pageError = `file "${file}", block ${rec.block}: page header is invalid`;
-        }
+        pageError = pageProblem(file, e.segno ?? 0, rec.block, pageFromRecord(rec, e.compressAlg, file), checksums);
+        if (pageError) break;
       }
     }, readBuffers(scratch, range ? range.end - range.start : e.size), range);
     splitter?.end();
@@ -218,6 +234,11 @@ export async function validateBackupForRestore(input: {
    * proves they are those bytes; compressed pages are still decompressed and checked.
    */
   pagesVerifiedByCopy?: boolean;
+  /**
+   * Set by a restore that checks every file as it reads it (restoreBatch's `validate`): only what
+   * no file holds is checked here (the file list, the WAL the backup needs).
+   */
+  filesCheckedByRestore?: boolean;
 }): Promise<{ ok: boolean; errors: string[] }> {
   const ctx = Context.current();
   let loaded: LoadedBackup;
@@ -240,7 +261,7 @@ export async function validateBackupForRestore(input: {
   };
   const rawPages = control.compressAlg === 'none';
   const blockValidation = !input.skipBlockValidation && !(input.pagesVerifiedByCopy && rawPages);
-  const found = await checkOnThreads(backupDir, control, items, blockValidation, Math.max(1, input.threads ?? 1), onChecked);
+  const found = input.filesCheckedByRestore ? [] : await checkOnThreads(backupDir, control, items, blockValidation, Math.max(1, input.threads ?? 1), onChecked);
   const errors = found.slice(0, MAX_ERRORS).map((f) => f.error);
   // size -1 means "look in the parent": a FULL backup has none to look in.
   if (control.backupMode === 'FULL') {
