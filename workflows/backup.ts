@@ -13,6 +13,7 @@ import {
   CancellationScope,
   isCancellation,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
@@ -54,8 +55,10 @@ function activityOptions(req: BackupRequest) {
 
 export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> {
   const opts = activityOptions(req);
-  const catalog = proxyActivities<typeof catalogActivities>(opts.short);
-  const pgShort = proxyActivities<typeof pgActivities>(opts.short);
+  // Catalog writes and single queries run as local activities, on the worker that runs this
+  // workflow: no round trip through the server's queue for each (25 ms apiece on the dev server).
+  const catalog = proxyLocalActivities<typeof catalogActivities>(opts.short);
+  const pgShort = proxyLocalActivities<typeof pgActivities>(opts.short);
   const pgLong = proxyActivities<typeof pgActivities>({
     ...opts.long,
     // Waiting for the WAL of the stop LSN is bounded by --archive-timeout inside the activity.

@@ -4,7 +4,7 @@
  * time, then recovery settings and fsync. A backup found corrupt leaves nothing in the target. The
  * file list stays inside the target directory; the workflow moves only numbers.
  */
-import { ActivityFailure, ApplicationFailure, proxyActivities, setHandler } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, proxyActivities, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 import type * as catalogActivities from '../activities/catalog';
 import type * as restoreActivities from '../activities/restore';
 import type { RestoreRequest, RestoreResult } from '../core/requests';
@@ -14,7 +14,9 @@ import { progressQuery, type Progress } from './progress';
 
 export async function restoreWorkflow(req: RestoreRequest): Promise<RestoreResult> {
   const nonRetryableErrorTypes = ['RestoreRefused', 'BadMapping', 'BackupCorrupt'];
-  const short = proxyActivities<typeof restoreActivities>({
+  // Short steps run as local activities, on the worker that runs this workflow: no round trip
+  // through the server's queue for each.
+  const short = proxyLocalActivities<typeof restoreActivities>({
     startToCloseTimeout: '10 minutes',
     retry: { maximumAttempts: 10, nonRetryableErrorTypes },
   });
@@ -23,7 +25,7 @@ export async function restoreWorkflow(req: RestoreRequest): Promise<RestoreResul
     heartbeatTimeout: `${Math.max(5, req.rwTimeoutSec)} seconds`,
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 20, nonRetryableErrorTypes },
   });
-  const catalog = proxyActivities<typeof catalogActivities>({ startToCloseTimeout: '5 minutes', retry: { maximumAttempts: 10 } });
+  const catalog = proxyLocalActivities<typeof catalogActivities>({ startToCloseTimeout: '5 minutes', retry: { maximumAttempts: 10 } });
   const progress: Progress = { operation: 'restore', phase: 'starting', filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0, log: [] };
   setHandler(progressQuery, () => progress);
   const log = (line: string) => progress.log.push(line);
@@ -33,6 +35,18 @@ export async function restoreWorkflow(req: RestoreRequest): Promise<RestoreResul
   const id = plan.backupId;
   progress.backupId = id;
   const target = plan.backups[plan.backups.length - 1];
+  /**
+   * The backup turned out corrupt: take back what the restore wrote, as validating first would
+   * have left the target, and mark the backup. A chain's damaged file may be any member's (its
+   * path says which): only a FULL backup is marked here.
+   */
+  const giveUp = async (errors: string[]): Promise<never> => {
+    progress.phase = 'abandoning';
+    await short.abandonRestore({ pgdata: req.pgdata });
+    if (plan.backups.length === 1) await markCorrupt({ ...req, catalog, log }, target, errors);
+    else for (const e of errors.slice(0, 20)) log(`WARNING: ${e}`);
+    throw ApplicationFailure.nonRetryable(`${chainFailureMessage(id, { id, errors })}; the restore took back what it had written into "${req.pgdata}"`, 'BackupCorrupt');
+  };
   // A FULL backup's every file is read by the restore, which checks it as validate would as it
   // goes: the backup is read once, not twice. A chain is validated first, member by member, since
   // the restore reads only the newest copy of each file.
@@ -41,17 +55,7 @@ export async function restoreWorkflow(req: RestoreRequest): Promise<RestoreResul
     progress.phase = 'validating';
     if (checkWhileRestoring) {
       log(`INFO: Validating backup ${id}`);
-      const v = await long.validateBackupForRestore({
-        backupPath: req.backupPath,
-        instance: req.instance,
-        backupId: id,
-        skipBlockValidation: req.skipBlockValidation,
-        filesCheckedByRestore: true,
-      });
-      if (!v.ok) {
-        await markCorrupt({ ...req, catalog, log }, target, v.errors);
-        throw ApplicationFailure.nonRetryable(chainFailureMessage(id, { id, errors: v.errors }), 'BackupCorrupt');
-      }
+      if (plan.listProblems.length > 0) await giveUp(plan.listProblems);
     } else {
       // An incremental backup is as good as its chain: every member is checked, FULL first.
       if (plan.backups.length > 1) log(`INFO: Validating parents for backup ${id}`);
@@ -97,14 +101,7 @@ export async function restoreWorkflow(req: RestoreRequest): Promise<RestoreResul
   if (failure) {
     const corrupt = failure instanceof ActivityFailure && failure.cause instanceof ApplicationFailure && failure.cause.type === 'BackupCorrupt' ? failure.cause : null;
     if (!corrupt) throw failure;
-    // The restore found the backup corrupt: take back what it wrote, as validating first would
-    // have left the target, and mark the backup (with or without --no-validate: it is corrupt).
-    progress.phase = 'abandoning';
-    await short.abandonRestore({ pgdata: req.pgdata });
-    // Which member of a chain holds the damaged file, the file's path says; only a FULL backup is marked.
-    if (plan.backups.length === 1) await markCorrupt({ ...req, catalog, log }, target, [corrupt.message]);
-    else log(`WARNING: ${corrupt.message}`);
-    throw ApplicationFailure.nonRetryable(`${chainFailureMessage(id, { id, errors: [corrupt.message] })}; the restore took back what it had written into "${req.pgdata}"`, 'BackupCorrupt');
+    await giveUp([corrupt.message]); // with or without --no-validate: the backup is corrupt
   }
   if (checkWhileRestoring) {
     await markValid(catalog, target);

@@ -20,6 +20,7 @@ import { copyDataFileInPieces } from './copyPieces';
 import { incrementalDataSize } from '../../core/deltaPlan';
 import { deltaFilters, type DeltaSource } from './deltaParent';
 import { backupPath, batchHeaderFile, batchResultFile, listBackupFiles, makeCopyPlan, planFile, sourcePath, type CopyPlan, type PlanEntry } from './plan';
+import { heartbeatEvery } from '../heartbeat';
 
 export async function planBackupCopy(input: {
   backupDir: string;
@@ -141,10 +142,11 @@ function fileOptions(o: CopyBatchInput): DataFileOptions {
  */
 export async function copyFiles(files: PlanEntry[], input: CopyBatchInput, what: string, guard: AttemptGuard): Promise<BatchResult & { hdr: Buffer }> {
   const ctx = Context.current();
+  const beat = heartbeatEvery(ctx);
   const result: BatchResult = { files: 0, bytesRead: 0, entries: [], headers: {} };
   const onBytes = (n: number) => {
     result.bytesRead += n;
-    ctx.heartbeat({ what, bytesRead: result.bytesRead });
+    beat({ what, bytesRead: result.bytesRead });
   };
   const pool = filePool();
   pool.allow(input.threads ?? 1);

@@ -33,6 +33,7 @@ import type { DataFileOptions } from '../files/copyFile';
 import { readHeaderBlob } from '../restore/pageHeaders';
 import { storedPath } from '../restore/validate';
 import { filePool } from '../threads/pool';
+import { heartbeatEvery } from '../heartbeat';
 
 const mergeDir = (fullDir: string) => path.join(catalogPaths.stateDir(fullDir), 'merge');
 const planPath = (fullDir: string) => path.join(mergeDir(fullDir), 'plan.json');
@@ -206,9 +207,10 @@ export async function mergeBatch(input: { fullDir: string; batchNo: number; noSy
   const out: BatchOutcome = { results: [], bytes: 0 };
   const blobs: Buffer[] = [];
   let hdrOff = 0;
+  const beat = heartbeatEvery(ctx);
   const onBytes = (n: number) => {
     out.bytes += n;
-    ctx.heartbeat({ batch: input.batchNo, bytes: out.bytes });
+    beat({ batch: input.batchNo, bytes: out.bytes });
   };
   for (const i of plan.batches[input.batchNo]) {
     await guard.check();
@@ -235,7 +237,7 @@ export async function mergeBatch(input: { fullDir: string; batchNo: number; noSy
         });
         await guard.commit(tmp, staged);
       }
-      ctx.heartbeat({ batch: input.batchNo, bytes: out.bytes });
+      beat({ batch: input.batchNo, bytes: out.bytes });
     } else if (a.kind === 'build') {
       await fs.mkdir(path.dirname(staged), { recursive: true, mode: 0o700 });
       const tmp = staged + guard.tmpSuffix;

@@ -69,6 +69,13 @@ const stopFile = (backupDir: string) => path.join(catalogPaths.stateDir(backupDi
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * The session activity and the workflow's waits (currentBackupSession, awaitSessionEnd) meet
+ * through files in the backup's state directory: each poll is a stat or a small read, and the
+ * backup waits for them at its start and at its end.
+ */
+const POLL_MS = 25;
+
 /** The backup's own replication slot (default): kept across lost sessions, dropped when the backup ends. */
 export function backupSlotName(backupId: string): string {
   return `gs_probackup_${backupId.toLowerCase()}`;
@@ -198,7 +205,8 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
       if (lost) throw lost;
       if (receiver.silentForMs > stallMs) throw receiver.stalled(stallMs);
       if ((await readStopRequest(input.backupDir)) === attempt) break;
-      await raceAbort(sleep(100)); // the stop request is the end of the copy: answer it at once
+      // The stop request is the end of the copy: answer it at once (the backup waits for it).
+      await raceAbort(sleep(POLL_MS));
     }
 
     const isPrimary = (await queryOne<{ r: boolean }>(conn, 'SELECT pg_is_in_recovery() AS r')).r === false;
@@ -340,7 +348,7 @@ export async function currentBackupSession(input: { backupDir: string; minAttemp
       return { ...s, receivedLsn: alive.receivedLsn };
     }
     if (Date.now() > deadline) throw new Error('no live backup session (pg_backup_start did not return, or the session was lost and is being opened again)');
-    await activitySleep(200);
+    await activitySleep(POLL_MS);
   }
 }
 
@@ -356,7 +364,7 @@ export async function awaitSessionEnd(input: { backupDir: string; attempt: numbe
     const s = await readSession(input.backupDir);
     const alive = s && s.attempt > input.attempt ? await readAlive(input.backupDir, s.attempt) : null;
     if (alive && Date.now() - alive.at < 5000) return { stopped: false };
-    await activitySleep(100);
+    await activitySleep(POLL_MS);
   }
 }
 

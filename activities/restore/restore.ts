@@ -21,7 +21,8 @@ import { fsyncDir, writeFileAtomic } from '../atomicWrite';
 import { filePool, mapInFlight } from '../threads/pool';
 import { loadRestoreChain, type RestoreChain } from './chainPlan';
 import { restoreFileInPieces } from './restorePieces';
-import { loadBackup, storedPath } from './validate';
+import { listProblems, loadBackup, storedPath } from './validate';
+import { heartbeatEvery } from '../heartbeat';
 
 const STATE_DIR = '.gs_probackup_restore';
 const planPath = (pgdata: string) => path.join(pgdata, STATE_DIR, 'plan.json');
@@ -39,6 +40,7 @@ interface SavedPlan {
   checksums: boolean;
   /** Directories the restore made (they did not exist): what abandonRestore may remove. */
   createdRoots: string[];
+  listProblems: string[];
 }
 
 const refuse = (msg: string, type = 'RestoreRefused') => ApplicationFailure.nonRetryable(msg, type);
@@ -95,6 +97,11 @@ export interface PreparedRestore {
   pgdataBytes: number;
   /** The chain restored, FULL first (just the backup for a FULL one); backupUsers reads the IDs. */
   backups: { id: string; dir: string }[];
+  /**
+   * For a restore that validates a FULL backup as it reads it (restoreBatch's `validate`): what
+   * its file list lacks (validate.ts listProblems), which no file read would find.
+   */
+  listProblems: string[];
 }
 
 export async function prepareRestore(req: RestoreRequest): Promise<PreparedRestore> {
@@ -181,7 +188,18 @@ export async function prepareRestore(req: RestoreRequest): Promise<PreparedResto
   }
   const readBytes = (i: number) => (chain.sources[i] ?? [{ member: chain.members.length - 1, index: i }]).reduce((s, c) => s + Math.max(chain.members[c.member].entries[c.index].size, 0), 0);
   const batches = planBatches(layout.files.map((f) => readBytes(f.entry)));
-  saved = { owner, backupId, backupDir, entries, layout, batches, ...(chain.members.length > 1 ? { chain } : {}), checksums: control.checksumVersion !== 0, createdRoots };
+  saved = {
+    owner,
+    backupId,
+    backupDir,
+    entries,
+    layout,
+    batches,
+    ...(chain.members.length > 1 ? { chain } : {}),
+    checksums: control.checksumVersion !== 0,
+    createdRoots,
+    listProblems: listProblems(backupId, control, entries),
+  };
   await writeFileAtomic(planPath(req.pgdata), JSON.stringify(saved), { sync: !req.noSync });
   return summary(saved);
 }
@@ -196,6 +214,7 @@ function summary(p: SavedPlan): PreparedRestore {
     totalBytes: p.layout.files.reduce((s, f) => s + copies(f.entry).reduce((t, e) => t + Math.max(e.size, 0), 0), 0),
     pgdataBytes: p.layout.files.reduce((s, f) => s + sizeOf(p.entries[f.entry]), 0),
     backups: p.chain ? p.chain.members.map((m) => ({ id: m.id, dir: m.backupDir })) : [{ id: p.backupId, dir: p.backupDir }],
+    listProblems: p.listProblems,
   };
 }
 
@@ -215,6 +234,7 @@ export async function restoreBatch(input: { pgdata: string; batchNo: number; noS
   const pool = filePool();
   pool.allow(input.threads ?? 1);
   const plan = JSON.parse(await fs.readFile(planPath(input.pgdata), 'utf8')) as SavedPlan;
+  const beat = heartbeatEvery(ctx);
   const check = input.validate ? { pages: input.validate.blockValidation, checksums: plan.checksums } : undefined;
   let bytes = 0;
   // As many files in flight as the threads take: small files overlap their opens and fsyncs.
@@ -228,7 +248,7 @@ export async function restoreBatch(input: { pgdata: string; batchNo: number; noS
     const tmp = `${target}.gs_restore_tmp${ctx.info.attempt}`;
     const onBytes = (k: number) => {
       bytes += k;
-      ctx.heartbeat({ batch: input.batchNo, bytes });
+      beat({ batch: input.batchNo, bytes });
     };
     const copies = sourcesOf(plan, entry);
     if (plan.chain?.sources[entry] && e.isDatafile) {

@@ -27,6 +27,7 @@ import { inflatePage } from '../threads/pageZlib';
 import { chunkBytes, type Scratch } from '../threads/scratch';
 import { filePool, mapInFlight } from '../threads/pool';
 import { checkFileInPieces } from './checkPieces';
+import { heartbeatEvery } from '../heartbeat';
 
 export interface LoadedBackup {
   backupDir: string;
@@ -208,10 +209,11 @@ async function checkOnThreads(backupDir: string, control: BackupControl, items: 
   pool.allow(threads);
   const order = [...items].sort((a, b) => b.entry.size - a.entry.size);
   const errors: { index: number; error: string }[] = [];
+  const beat = heartbeatEvery(ctx);
   // As many files in flight as the threads take: small files overlap their opens and reads.
   await mapInFlight(order, pool.capacity, async ({ index, entry }) => {
     if (errors.length >= MAX_ERRORS) return;
-    const error = await checkFileInPieces({ backupDir, entry, control, blockValidation }, () => ctx.heartbeat(), ctx.cancellationSignal);
+    const error = await checkFileInPieces({ backupDir, entry, control, blockValidation }, () => beat(), ctx.cancellationSignal);
     if (error) errors.push({ index, error });
     onChecked();
   });
@@ -234,11 +236,6 @@ export async function validateBackupForRestore(input: {
    * proves they are those bytes; compressed pages are still decompressed and checked.
    */
   pagesVerifiedByCopy?: boolean;
-  /**
-   * Set by a restore that checks every file as it reads it (restoreBatch's `validate`): only what
-   * no file holds is checked here (the file list, the WAL the backup needs).
-   */
-  filesCheckedByRestore?: boolean;
 }): Promise<{ ok: boolean; errors: string[] }> {
   const ctx = Context.current();
   let loaded: LoadedBackup;
@@ -261,11 +258,17 @@ export async function validateBackupForRestore(input: {
   };
   const rawPages = control.compressAlg === 'none';
   const blockValidation = !input.skipBlockValidation && !(input.pagesVerifiedByCopy && rawPages);
-  const found = input.filesCheckedByRestore ? [] : await checkOnThreads(backupDir, control, items, blockValidation, Math.max(1, input.threads ?? 1), onChecked);
-  const errors = found.slice(0, MAX_ERRORS).map((f) => f.error);
+  const found = await checkOnThreads(backupDir, control, items, blockValidation, Math.max(1, input.threads ?? 1), onChecked);
+  const errors = [...found.slice(0, MAX_ERRORS).map((f) => f.error), ...listProblems(input.backupId, control, entries)];
+  return { ok: errors.length === 0, errors };
+}
+
+/** What the file list of a backup lacks, whatever its files hold: copies a FULL backup must have, WAL a STREAM backup needs. */
+export function listProblems(backupId: string, control: BackupControl, entries: FileEntry[]): string[] {
+  const errors: string[] = [];
   // size -1 means "look in the parent": a FULL backup has none to look in.
   if (control.backupMode === 'FULL') {
-    for (const e of entries) if (e.size === -1) errors.push(`FULL backup ${input.backupId} has no copy of "${e.path}" (size -1 in backup_content.control)`);
+    for (const e of entries) if (e.size === -1) errors.push(`FULL backup ${backupId} has no copy of "${e.path}" (size -1 in backup_content.control)`);
   }
   const seg = BigInt(walSegSizeOf(entries) || DEFAULT_XLOG_SEG_SIZE);
   if (control.stream) {
@@ -275,7 +278,7 @@ export async function validateBackupForRestore(input: {
       if (!names.has(name)) errors.push(`WAL segment ${name} needed for consistency (start LSN ${control.startLsn}, stop LSN ${control.stopLsn}) is not in the backup`);
     }
   }
-  return { ok: errors.length === 0, errors };
+  return errors;
 }
 
 /** The WAL segment size of a STREAM backup, from its streamed segments. */

@@ -128,6 +128,20 @@ restoreFinds('a damaged page whose file CRC was made to match (the page check)',
   return rewriteBehindCrcs(ids.raw, rel, bad);
 }, /block \d+: (page verification failed, calculated checksum \d+ but expected \d+|page header is invalid)/);
 
+restoreFinds('a WAL segment the backup needs missing from its file list (checked before any file is read)', 'zlib', () => {
+  const dir = backupDir(ids.zlib);
+  const content = path.join(dir, 'backup_content.control');
+  const control = path.join(dir, 'backup.control');
+  const orig = { content: fs.readFileSync(content, 'utf8'), control: fs.readFileSync(control, 'utf8') };
+  const text = serializeBackupContent(contentOf(ids.zlib).filter((e) => !/^pg_wal\/[0-9A-F]{24}$/.test(e.path)));
+  fs.writeFileSync(content, text);
+  fs.writeFileSync(control, orig.control.replace(/content-crc = \d+/, `content-crc = ${backupContentCrc(text)}`));
+  return () => {
+    fs.writeFileSync(content, orig.content);
+    fs.writeFileSync(control, orig.control);
+  };
+}, /WAL segment [0-9A-F]{24} needed for consistency .* is not in the backup/);
+
 restoreFinds('damage with --no-validate too: it is not retried, and still leaves nothing', 'raw', () => {
   const f = path.join(backupDir(ids.raw), 'database', 'PG_VERSION');
   const orig = fs.readFileSync(f);
