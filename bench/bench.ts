@@ -264,7 +264,7 @@ interface Orchestration {
   workflowWallS: number;
   /** Union of [activity started, activity closed] intervals. */
   activityBusyS: number;
-  /** Workflow time when no activity ran: workflow tasks, queue waits, timers between activities. */
+  /** Workflow time when no activity ran: workflow tasks, queue waits, timers, local activities. */
   workflowGapS: number;
   /** Sum over activities of scheduled -> started (time waiting for a worker slot or a poll). */
   scheduleToStartS: number;
@@ -723,7 +723,8 @@ written MB: du -sb of the output (backup set, repository, copy or restored direc
 x pgBackRest: wall / pgBackRest's wall for the same operation and compression (backup for cp and pg_basebackup).
 orch %: share of our CLI's wall time when no activity was running, from the workflow history: before the
 workflow starts (node start-up, module and workflow-bundle load, connection, checks), gaps inside it (workflow
-tasks, queue waits between activities) and after it closes (worker shutdown, exit). Second table: the parts.
+tasks, queue waits between activities, and the local activities: catalog writes and single queries, counted as
+orchestration) and after it closes (worker shutdown, exit). Second table: the parts.
 `;
 
 function readCommit(): string | undefined {

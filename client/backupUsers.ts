@@ -3,7 +3,7 @@
  * backup is writing or a restore/validate/merge is reading. Temporal knows every running workflow;
  * what each one reads is found in its ID (validate/merge name the backup), its BackupId search
  * attribute (set by the CLI, or by the backup workflow once it has an ID), its input (`backupId`),
- * and, for a restore of "the latest backup", the result of the activity that chose it.
+ * and, for a restore of "the latest backup", the result of the (local) activity that chose it.
  */
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
@@ -21,6 +21,9 @@ export interface BackupUser {
 }
 
 type Payloads = { payloads?: unknown[] | null } | null | undefined;
+
+/** The marker a local activity's result is recorded in (Temporal's core SDK). */
+const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
 
 function decodeFirst(p: Payloads): unknown {
   const first = p?.payloads?.[0];
@@ -76,9 +79,11 @@ export async function findBackupUsers(
         inputNamesOne = ids.length > 0;
         ids.forEach((i) => named.add(i));
       }
-      const done = ev.activityTaskCompletedEventAttributes;
-      if (done) {
-        const ids = idsIn(decodeFirst(done.result));
+      // An activity's result, or a local activity's (a marker: prepareRestore is one).
+      const marker = ev.markerRecordedEventAttributes;
+      const result = ev.activityTaskCompletedEventAttributes?.result ?? (marker?.markerName === LOCAL_ACTIVITY_MARKER ? marker.details?.result : undefined);
+      if (result) {
+        const ids = idsIn(decodeFirst(result));
         if (ids.length > 0) chainKnown = true;
         ids.forEach((i) => named.add(i));
       }

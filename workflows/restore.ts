@@ -69,7 +69,10 @@ export async function restoreWorkflow(req: RestoreRequest): Promise<RestoreResul
         checker: long,
         log,
       });
-      if (!v.ok) throw ApplicationFailure.nonRetryable(chainFailureMessage(id, v.bad!), 'BackupCorrupt');
+      if (!v.ok) {
+        await short.abandonRestore({ pgdata: req.pgdata }); // the layout prepareRestore made
+        throw ApplicationFailure.nonRetryable(chainFailureMessage(id, v.bad!), 'BackupCorrupt');
+      }
       log(`INFO: Backup ${id} is valid.`);
     }
   }

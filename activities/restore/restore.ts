@@ -40,6 +40,7 @@ interface SavedPlan {
   checksums: boolean;
   /** Directories the restore made (they did not exist): what abandonRestore may remove. */
   createdRoots: string[];
+  /** What the file list lacks (validate.ts listProblems): a restore that validates refuses it. */
   listProblems: string[];
 }
 

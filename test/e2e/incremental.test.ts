@@ -177,6 +177,7 @@ describe('damaged chains', () => {
       const r = await runCli(['restore', '--instance', 'node', '-D', target, '-i', ids.delta2, '--force'], env);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(new RegExp(`ERROR: Backup ${ids.delta2} is orphan: its parent ${ids.full} is corrupt: file ".*PG_VERSION" is missing`));
+      expect(fs.existsSync(target)).toBe(false); // the layout made before the chain was validated is taken back
       const vi = await runCli(['validate', '--instance', 'node', '-i', ids.delta1, '-j', '2'], env);
       expect(vi.code).toBe(1);
       expect(vi.stderr).toMatch(new RegExp(`ERROR: Backup ${ids.delta1} is orphan: its parent ${ids.full} has status: CORRUPT`));
