@@ -40,13 +40,27 @@ export function compileCacheDir(env: NodeJS.ProcessEnv = process.env): string | 
   const dir = path.join(base, 'gs_probackup', `v8-${process.version}-${process.arch}`);
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const st = fs.statSync(dir);
-    const uid = process.getuid?.();
-    // Code read from a directory others may write would run as us.
-    if ((uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) return null;
-    return dir;
+    return safeFromOthers(dir) ? dir : null;
   } catch {
     return null;
+  }
+}
+
+/**
+ * Code read from a directory another user could change would run as us: the cache directory and
+ * every directory above it must be ours or root's, and writable by no one else (but for a
+ * root-owned sticky directory such as /tmp, where others cannot rename what is ours).
+ */
+function safeFromOthers(dir: string): boolean {
+  const uid = process.getuid?.();
+  if (uid === undefined) return false;
+  const cacheDir = fs.statSync(dir);
+  if (cacheDir.uid !== uid || (cacheDir.mode & 0o077) !== 0) return false;
+  for (let d = path.dirname(dir); ; d = path.dirname(d)) {
+    const st = fs.statSync(d);
+    if (st.uid !== uid && st.uid !== 0) return false;
+    if ((st.mode & 0o022) !== 0 && !(st.uid === 0 && (st.mode & 0o1000) !== 0)) return false;
+    if (d === path.dirname(d)) return true;
   }
 }
 

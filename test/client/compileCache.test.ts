@@ -1,7 +1,8 @@
 /**
  * The V8 code cache (client/compileCache.ts) in real Node processes (jest loads modules its own
  * way): the second run deserializes what the first compiled, modules behave the same, a cache
- * directory others may write is not used, and nothing is cached unless the launcher asks.
+ * directory others may write (or one under such a directory) is not used, and nothing is cached
+ * unless the launcher asks.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -83,6 +84,12 @@ test('a cache directory others may write is not used', () => {
   fs.chmodSync(dir, 0o777);
   expect(runProbe(home)).toEqual({ twice: 42, resolved: true, isMain: true });
   expect(fs.readdirSync(dir)).toEqual([]);
+});
+
+test('a cache directory under a directory others may write is not used either', () => {
+  fs.chmodSync(home, 0o777);
+  expect(runProbe(home)).toEqual({ twice: 42, resolved: true, isMain: true });
+  expect(cacheFiles(home)).toEqual([]);
 });
 
 test('off unless GS_PROBACKUP_COMPILE_CACHE=1 (the launcher sets it; 0 turns it off)', () => {
