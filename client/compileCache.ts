@@ -17,6 +17,7 @@ import Module from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
+import { threadId } from 'node:worker_threads';
 
 interface CjsModule {
   exports: unknown;
@@ -111,12 +112,18 @@ export function installCompileCache(dir: string | null = compileCacheDir()): voi
   // Written once the command has run a while (its functions compiled), and at exit at the latest.
   const save = () => {
     for (const { file, script } of pending.splice(0)) {
+      // Threads of one process load the same modules: each writes its own temp file.
+      const tmp = `${file}.${process.pid}-${threadId}.tmp`;
       try {
-        const tmp = `${file}.${process.pid}.tmp`;
         fs.writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
         fs.renameSync(tmp, file);
       } catch {
-        /* a cache is an optimisation: never a failure */
+        // A cache is an optimisation: never a failure.
+        try {
+          fs.rmSync(tmp, { force: true });
+        } catch {
+          /* nothing more to do */
+        }
       }
     }
   };
