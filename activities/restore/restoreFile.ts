@@ -38,20 +38,9 @@ export async function restoreFile(a: { backupDir: string; entry: FileEntry; targ
   try {
     if (e.isDatafile) {
       if (e.size > 0) {
-        const splitter = new PageRecordSplitter(src);
-        const pages = new PageRun(out, behind, ctx.scratch, e.nBlocks ?? Infinity);
-        let pageError: string | null = null;
-        const got = await readBackupFile(src, async (chunk) => {
-          for (const rec of splitter.push(chunk)) {
-            const page = pageFromRecord(rec, e.compressAlg, src);
-            if (check?.pages && !pageError) pageError = pageProblem(src, e.segno ?? 0, rec.block, page, check.checksums);
-            await pages.add(rec.block, page);
-          }
-          onBytes(chunk.length);
-        }, readBuffers(ctx.scratch, e.size));
-        splitter.end();
-        await pages.flush();
-        const problem = fileVerdict(src, e, got.size, got.crc, pageError);
+        const f = { compressAlg: e.compressAlg, nBlocks: e.nBlocks ?? Infinity, segno: e.segno ?? 0, check };
+        const got = await writeStoredPages(src, out, behind, f, ctx, readBuffers(ctx.scratch, e.size));
+        const problem = fileVerdict(src, e, got.size, got.crc, got.pageError);
         if (problem) throw backupCorrupt(problem);
       } else if (check) {
         await expectEmpty(src);
@@ -117,24 +106,40 @@ export async function restoreRange(
   // The file is flushed as a whole, as its pieces write it (restorePieces.ts).
   const out = FdFile.openExisting(a.tmp);
   try {
-    const splitter = new PageRecordSplitter(a.src, a.start);
-    const pages = new PageRun(out, null, ctx.scratch, a.nBlocks);
-    let pageError: string | null = null;
-    const got = await readBackupFile(a.src, async (chunk) => {
-      if (ctx.cancelled()) throw new CancelledFailure('cancelled');
-      for (const rec of splitter.push(chunk)) {
-        const page = pageFromRecord(rec, a.compressAlg, a.src);
-        if (a.check?.pages && !pageError) pageError = pageProblem(a.src, a.segno, rec.block, page, a.check.checksums);
-        await pages.add(rec.block, page);
-      }
-      ctx.progress(chunk.length);
-    }, readBuffers(ctx.scratch, a.end - a.start), { start: a.start, end: a.end });
-    splitter.end();
-    await pages.flush();
-    return { ...got, pageError };
+    return await writeStoredPages(a.src, out, null, a, ctx, readBuffers(ctx.scratch, a.end - a.start), { start: a.start, end: a.end });
   } catch (err) {
     throw asBackupCorrupt(err);
   } finally {
     await out.close();
   }
+}
+
+/**
+ * The page records of `src` (bytes [start, end) of it with a `range`) written as pages into `out`,
+ * each page checked when `check` asks: the bytes read, their CRC, and the first bad page.
+ */
+async function writeStoredPages(
+  src: string,
+  out: FdFile,
+  behind: SyncBehind | null,
+  f: { compressAlg: CompressAlg; nBlocks: number; segno: number; check?: RestoreChecks },
+  ctx: JobContext,
+  bufs: readonly [Buffer, Buffer],
+  range?: { start: number; end: number },
+): Promise<{ size: number; crc: number; pageError: string | null }> {
+  const splitter = new PageRecordSplitter(src, range?.start ?? 0);
+  const pages = new PageRun(out, behind, ctx.scratch, f.nBlocks);
+  let pageError: string | null = null;
+  const got = await readBackupFile(src, async (chunk) => {
+    if (ctx.cancelled()) throw new CancelledFailure('cancelled');
+    for (const rec of splitter.push(chunk)) {
+      const page = pageFromRecord(rec, f.compressAlg, src);
+      if (f.check?.pages && !pageError) pageError = pageProblem(src, f.segno, rec.block, page, f.check.checksums);
+      await pages.add(rec.block, page);
+    }
+    ctx.progress(chunk.length);
+  }, bufs, range);
+  splitter.end();
+  await pages.flush();
+  return { ...got, pageError };
 }
