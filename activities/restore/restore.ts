@@ -46,6 +46,26 @@ interface SavedPlan {
 
 const refuse = (msg: string, type = 'RestoreRefused') => ApplicationFailure.nonRetryable(msg, type);
 
+/**
+ * The plan prepareRestore saved in the target. Its loss means someone removed or replaced the
+ * target while the restore ran: no retry brings it back, so that is said at once.
+ */
+async function readPlan(pgdata: string): Promise<SavedPlan | null> {
+  try {
+    return JSON.parse(await fs.readFile(planPath(pgdata), 'utf8')) as SavedPlan;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+function planLost(pgdata: string): ApplicationFailure {
+  return refuse(
+    `the restore's plan "${planPath(pgdata)}" is gone: "${pgdata}" was removed or changed while the restore ran; run the restore again`,
+    'RestorePlanLost',
+  );
+}
+
 async function readDirOrNull(dir: string): Promise<string[] | null> {
   try {
     return await fs.readdir(dir);
@@ -109,12 +129,8 @@ export async function prepareRestore(req: RestoreRequest): Promise<PreparedResto
   const info = activityInfo();
   const owner = `${info.workflowExecution?.workflowId}/${info.workflowExecution?.runId}`;
   const backupId = await chooseBackup(req);
-  let saved: SavedPlan | null = null;
-  try {
-    saved = JSON.parse(await fs.readFile(planPath(req.pgdata), 'utf8')) as SavedPlan;
-  } catch {
-    /* first attempt */
-  }
+  // A retry finds the plan its first attempt saved.
+  let saved = await readPlan(req.pgdata).catch(() => null);
   if (saved && saved.owner === owner) {
     return summary(saved);
   }
@@ -234,7 +250,8 @@ export async function restoreBatch(input: { pgdata: string; batchNo: number; noS
   const ctx = Context.current();
   const pool = filePool();
   pool.allow(input.threads ?? 1);
-  const plan = JSON.parse(await fs.readFile(planPath(input.pgdata), 'utf8')) as SavedPlan;
+  const plan = await readPlan(input.pgdata);
+  if (!plan) throw planLost(input.pgdata);
   const beat = heartbeatEvery(ctx);
   const check = input.validate ? { pages: input.validate.blockValidation, checksums: plan.checksums } : undefined;
   let bytes = 0;
@@ -271,12 +288,8 @@ export async function restoreBatch(input: { pgdata: string; batchNo: number; noS
  * what the plan names is removed; a directory someone else wrote into meanwhile stays.
  */
 export async function abandonRestore(input: { pgdata: string }): Promise<void> {
-  let plan: SavedPlan;
-  try {
-    plan = JSON.parse(await fs.readFile(planPath(input.pgdata), 'utf8')) as SavedPlan;
-  } catch {
-    return; // nothing planned, or already taken back
-  }
+  const plan = await readPlan(input.pgdata);
+  if (!plan) return; // nothing planned, or already taken back
   const { layout } = plan;
   await mapInFlight(layout.files, 16, (f) => fs.rm(f.target, { force: true }));
   const dirs = [...new Set([input.pgdata, ...layout.roots, ...layout.dirs.map((d) => d.target)])];
@@ -314,7 +327,12 @@ export function recoverySettings(backupId: string, r: NonNullable<RestoreRequest
 }
 
 export async function finishRestore(input: { pgdata: string; noSync: boolean; recovery?: RestoreRequest['recovery'] }): Promise<void> {
-  const plan = JSON.parse(await fs.readFile(planPath(input.pgdata), 'utf8')) as SavedPlan;
+  const plan = await readPlan(input.pgdata);
+  if (!plan) {
+    // Removing the plan is this step's last act: a retry after it finds the restore finished.
+    if (await fs.access(path.join(input.pgdata, 'PG_VERSION')).then(() => true, () => false)) return;
+    throw planLost(input.pgdata);
+  }
   const settings = input.recovery ? recoverySettings(plan.backupId, input.recovery, new Date()) : null;
   if (settings) {
     const auto = path.join(input.pgdata, 'postgresql.auto.conf');

@@ -162,6 +162,35 @@ describe('durability', () => {
     expect(checksums.code).toBe(0);
   });
 
+  test('a restore whose target was removed while its CLI was dead fails at once, naming the lost plan; a new restore then succeeds', async () => {
+    const id = JSON.parse((await cliOk(['show', '--instance', 'n', '--format=json'], env)).stdout)[0].backups.find((b: { status: string }) => b.status === 'OK').id as string;
+    const target = fs.mkdtempSync(path.join(os.tmpdir(), 'dur-rlost-'));
+    fs.rmdirSync(target);
+    work.push(target);
+    const args = ['restore', '--instance', 'n', '-D', target, '-i', id, '-j', '1', '--no-validate'];
+    const first = startCli(args, env);
+    await waitFor('the restore to write files', () => {
+      if (first.child.exitCode !== null) throw new Error(`restore ended before it could be killed:\n${first.out()}`);
+      return /Start restoring backup files/.test(first.out()) && fs.existsSync(path.join(target, 'global', 'pg_filenode.map'));
+    }, 120_000);
+    first.child.kill('SIGKILL');
+    await first.done;
+    fs.rmSync(target, { recursive: true, force: true });
+    // The re-run follows the running workflow, whose next batch finds no plan: no retry brings it back.
+    const started = Date.now();
+    const again = await runCli(args, env);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`is already running: following it`);
+    expect(again.stderr).toContain(`the restore's plan "${path.join(target, '.gs_probackup_restore', 'plan.json')}" is gone`);
+    // One attempt found the plan gone (the killed one was the first): none after it.
+    expect(again.stderr.match(/WARNING: Activity failed: the restore's plan/g)?.length ?? 0).toBeLessThanOrEqual(1);
+    expect(Date.now() - started).toBeLessThan(60_000);
+    const fresh = await runCli(args, env);
+    if (fresh.code !== 0) throw new Error(`new restore failed:\n${fresh.stderr}`);
+    expect(fresh.stderr).toMatch(new RegExp(`Restore of backup ${id} completed`));
+    expect(fs.existsSync(path.join(target, '.gs_probackup_restore'))).toBe(false);
+  });
+
   test('a second backup of a busy instance is refused naming the running workflow; Ctrl-C cancels cleanly', async () => {
     const first = startCli(['backup', '--instance', 'n', '-b', 'FULL', '--stream', '-j', '1'], env);
     let backupDir: string | undefined;
