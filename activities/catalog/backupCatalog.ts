@@ -174,7 +174,13 @@ export async function writeBackupControl(input: { backupDir: string; control: Ba
  * the state directory because backup.control has no field for it.
  */
 export async function markBackupError(input: { backupDir: string; reason: string }): Promise<void> {
-  const control = await readBackupControl(input);
+  let control: BackupControl;
+  try {
+    control = await readBackupControl(input);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // the backup is gone: nothing to mark
+    throw e;
+  }
   if (control.status !== 'RUNNING') return;
   control.status = 'ERROR';
   control.endTime = Math.floor(Date.now() / 1000);

@@ -76,8 +76,20 @@ export interface CopyBatchInput {
   delta?: DeltaSource;
 }
 
+/**
+ * The plan prepareBackup saved. Its loss means the backup's directory was removed while the backup
+ * ran: no retry brings it back, so that is said at once.
+ */
 export async function readPlan(backupDir: string): Promise<CopyPlan> {
-  return JSON.parse(await fs.readFile(planFile(backupDir), 'utf8')) as CopyPlan;
+  try {
+    return JSON.parse(await fs.readFile(planFile(backupDir), 'utf8')) as CopyPlan;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    throw ApplicationFailure.nonRetryable(
+      `the backup's plan "${planFile(backupDir)}" is gone: "${backupDir}" was removed or changed while the backup ran; run the backup again`,
+      'BackupPlanLost',
+    );
+  }
 }
 
 export async function copyBatch(input: CopyBatchInput): Promise<{ files: number; bytesRead: number }> {

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { cliOk, runCli } from '../helpers/cli';
-import { dump, expectExactRestore, startCli, startRestored, waitFor } from '../helpers/durability';
+import { backupIds, dump, expectExactRestore, newBackupDir, startCli, startRestored, waitFor } from '../helpers/durability';
 import { createCluster, pgBin, run, type PgCluster } from '../helpers/pgCluster';
 
 jest.setTimeout(900_000);
@@ -94,7 +94,7 @@ describe('durability', () => {
 
   test('everything killed at once (CLI, its worker, the embedded Temporal server): gs_probackup worker restarts the server and finishes the backup', async () => {
     const args = ['backup', '--instance', 'n', '-b', 'FULL', '--stream', '-j', '1', '-t', '5'];
-    const before = new Set(fs.readdirSync(path.join(backupPath, 'backups', 'n')));
+    const before = backupIds(backupPath, 'n');
     const first = startCli(args, env);
     let backupDir: string | undefined;
     await waitFor('a copied batch', () => {
@@ -217,6 +217,27 @@ describe('durability', () => {
     expect(fs.existsSync(path.join(backupDir!, 'backup_content.control'))).toBe(false);
   });
 
+  test('a backup whose directory is removed while it copies fails at once, naming what is gone; the slot is dropped', async () => {
+    const before = backupIds(backupPath, 'n');
+    const cli = startCli(['backup', '--instance', 'n', '-b', 'FULL', '--stream', '-j', '1', '--compress'], env);
+    let backupDir: string | undefined;
+    await waitFor('the copy to start', () => {
+      if (cli.child.exitCode !== null) throw new Error(`backup ended before its directory could be removed:\n${cli.out()}`);
+      const d = newBackupDir(backupPath, 'n', before);
+      if (d && fs.existsSync(path.join(d, '.gs_probackup', 'batches'))) backupDir = d;
+      return !!backupDir;
+    });
+    const removedAt = Date.now();
+    fs.rmSync(backupDir!, { recursive: true, force: true });
+    const code = await cli.done;
+    if (code !== 1) throw new Error(`backup ended with ${code}:\n${cli.out()}`);
+    expect(cli.out()).toMatch(/ERROR: Backup \w+ failed: .*"[^"]+" was removed or changed while the backup ran; run the backup again/);
+    expect(Date.now() - removedAt).toBeLessThan(60_000);
+    expect(fs.existsSync(backupDir!)).toBe(false); // nothing recreated it
+    await waitFor('the backup connections to close', async () => Number(await cluster.psql(`select count(*) from pg_stat_activity where application_name like 'gs_probackup%'`)) === 0, 30_000);
+    expect(Number(await cluster.psql(`select count(*) from pg_replication_slots where slot_name like 'gs_probackup%'`))).toBe(0);
+  });
+
   test('a stalled WAL stream (walsender SIGSTOPped) fails its attempt after -t; once it runs again the backup finishes OK and restores exactly', async () => {
     // zlib keeps the copy busy for seconds: the sender must be stopped while the copy runs, not
     // after the session got its last WAL (that would be a different test, and a race).
@@ -257,7 +278,7 @@ describe('durability', () => {
 
   test('a frozen worker (the CLI SIGSTOPped past -t) is retried once it runs again: stale attempts stand down, the backup is OK and exact', async () => {
     const args = ['backup', '--instance', 'n', '-b', 'FULL', '--stream', '-j', '2', '-t', '4'];
-    const before = new Set(fs.readdirSync(path.join(backupPath, 'backups', 'n')));
+    const before = backupIds(backupPath, 'n');
     const cli = startCli(args, env);
     let backupDir: string | undefined;
     await waitFor('a copied batch', () => {
@@ -310,7 +331,7 @@ describe('durability', () => {
 
   test('the database server crashes during a backup: ERROR with the reason, no retry loop, slot dropped', async () => {
     const args = ['backup', '--instance', 'n', '-b', 'FULL', '--stream', '-j', '1'];
-    const before = new Set(fs.readdirSync(path.join(backupPath, 'backups', 'n')));
+    const before = backupIds(backupPath, 'n');
     const cli = startCli(args, env);
     let backupDir: string | undefined;
     await waitFor('a copied batch', () => {
@@ -332,7 +353,7 @@ describe('durability', () => {
 
   test('worker frozen (SIGSTOP) while the server crashes, then killed: the re-run sees the server restarted and ends ERROR', async () => {
     const args = ['backup', '--instance', 'n', '-b', 'FULL', '--stream', '-j', '1', '-t', '5'];
-    const before = new Set(fs.readdirSync(path.join(backupPath, 'backups', 'n')));
+    const before = backupIds(backupPath, 'n');
     const first = startCli(args, env);
     let backupDir: string | undefined;
     await waitFor('a copied batch', () => {
