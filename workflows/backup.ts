@@ -122,7 +122,7 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
   // The session is ended (cancelled) before a failed backup drops its slot: otherwise dropping the
   // slot would kill the session's WAL sender, and that induced failure could be reported as the cause.
   const sessionScope = new CancellationScope();
-  let sessionDone: Promise<SessionResult> | undefined;
+  let sessionSettled: Promise<unknown> = Promise.resolve();
   try {
     const sessionInput = {
       backupDir,
@@ -137,7 +137,8 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
       noSync: req.noSync,
     };
     progress.phase = 'checkpoint';
-    sessionDone = sessionScope.run(() => pgLong.backupSession(sessionInput));
+    const sessionDone = sessionScope.run(() => pgLong.backupSession(sessionInput));
+    sessionSettled = sessionDone.catch(() => undefined);
     // A session that fails for good must abort the copy instead of leaving it waiting.
     const sessionFailed = sessionDone.then(() => new Promise<never>(() => undefined));
     const session = await Promise.race([
@@ -246,7 +247,7 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
       await pgShort.requestBackupStop({ backupDir, attempt: under.attempt });
       // Either this session stops, or it is lost before it could and a newer one appears.
       const ended = await Promise.race([pgLong.awaitSessionEnd({ backupDir, attempt: under.attempt }), sessionFailed]);
-      if (ended.stopped) stop = await sessionDone!;
+      if (ended.stopped) stop = await sessionDone;
     }
     log(`INFO: pg_backup_stop() LSN: ${stop.stopLsn}`);
     if (ownSlot) await pgShort.dropBackupSlot({ connection: req.connection, backupId });
@@ -310,7 +311,7 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
     const reason = isCancellation(err) ? 'backup was cancelled' : errorMessage(err);
     await CancellationScope.nonCancellable(async () => {
       sessionScope.cancel();
-      await sessionDone?.catch(() => undefined);
+      await sessionSettled;
       await catalog.markBackupError({ backupDir, reason });
       if (ownSlot) {
         try {

@@ -4,10 +4,13 @@
  * what the request leaves out falls back to libpq's environment variables, as node-pg does.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { Client } from 'pg';
+import type { Client } from 'pg';
 import type { PgConnection } from '../../core/requests';
 
 export async function connectPg(conn: PgConnection, opts: { replication?: boolean; applicationName?: string } = {}): Promise<Client> {
+  // Loaded on the first connection: the commands that never connect (restore, validate, merge,
+  // delete) do not pay its 50 ms of start-up.
+  const { Client } = require('pg') as typeof import('pg');
   const client = new Client({
     host: conn.pghost,
     port: conn.pgport,
