@@ -78,6 +78,8 @@ async function open(address: string, namespace: string, env: Record<string, stri
     throw new CliError(`cannot connect to Temporal at ${where}: ${plainReason((e as Error).message)}`);
   }
   const client = new Client({ connection: nativeConnection, namespace });
+  // The embedded server answered for its namespace as the lease was taken (embeddedServer.ts).
+  if (!remote) return { nativeConnection, client };
   try {
     await nativeConnection.withDeadline(Date.now() + 10_000, () => nativeConnection.workflowService.describeNamespace({ namespace }));
   } catch (e) {
