@@ -419,8 +419,8 @@ export async function freePort(): Promise<number> {
 
 /**
  * The server accepts gRPC and knows the namespace (it registers it during start-up). Asked through
- * the core SDK's connection, as the command's own is made: grpc-js's first connection costs a
- * command 0.1–0.2 s of start-up. Loaded here, not at the top: the janitor never asks.
+ * the core SDK's connection, as the command's own is made: grpc-js's first connection cost every
+ * command about 70 ms more. Loaded here, not at the top: the janitor never asks.
  */
 async function answers(port: number, timeoutMs: number): Promise<boolean> {
   const { NativeConnection } = require('@temporalio/worker') as typeof import('@temporalio/worker');

@@ -130,9 +130,10 @@ describe('durability', () => {
     expect(Number(await cluster.psql(`select count(*) from pg_replication_slots where slot_name like 'gs_probackup%'`))).toBe(0);
   });
 
-  test('a restore killed half way and run again finishes with an exact cluster', async () => {
+  /** Starts a restore of the newest OK backup into a new directory and SIGKILLs it once it writes files. */
+  async function killedRestore(prefix: string): Promise<{ id: string; target: string; args: string[] }> {
     const id = JSON.parse((await cliOk(['show', '--instance', 'n', '--format=json'], env)).stdout)[0].backups.find((b: { status: string }) => b.status === 'OK').id as string;
-    const target = fs.mkdtempSync(path.join(os.tmpdir(), 'dur-rkill-'));
+    const target = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
     fs.rmdirSync(target);
     work.push(target);
     const args = ['restore', '--instance', 'n', '-D', target, '-i', id, '-j', '1', '--no-validate'];
@@ -143,6 +144,11 @@ describe('durability', () => {
     }, 120_000);
     first.child.kill('SIGKILL');
     await first.done;
+    return { id, target, args };
+  }
+
+  test('a restore killed half way and run again finishes with an exact cluster', async () => {
+    const { id, target, args } = await killedRestore('dur-rkill-');
     expect(fs.existsSync(path.join(target, '.gs_probackup_restore'))).toBe(true);
     const again = await runCli(args, env);
     if (again.code !== 0) throw new Error(`resumed restore failed:\n${again.stderr}`);
@@ -163,18 +169,7 @@ describe('durability', () => {
   });
 
   test('a restore whose target was removed while its CLI was dead fails at once, naming the lost plan; a new restore then succeeds', async () => {
-    const id = JSON.parse((await cliOk(['show', '--instance', 'n', '--format=json'], env)).stdout)[0].backups.find((b: { status: string }) => b.status === 'OK').id as string;
-    const target = fs.mkdtempSync(path.join(os.tmpdir(), 'dur-rlost-'));
-    fs.rmdirSync(target);
-    work.push(target);
-    const args = ['restore', '--instance', 'n', '-D', target, '-i', id, '-j', '1', '--no-validate'];
-    const first = startCli(args, env);
-    await waitFor('the restore to write files', () => {
-      if (first.child.exitCode !== null) throw new Error(`restore ended before it could be killed:\n${first.out()}`);
-      return /Start restoring backup files/.test(first.out()) && fs.existsSync(path.join(target, 'global', 'pg_filenode.map'));
-    }, 120_000);
-    first.child.kill('SIGKILL');
-    await first.done;
+    const { id, target, args } = await killedRestore('dur-rlost-');
     fs.rmSync(target, { recursive: true, force: true });
     // The re-run follows the running workflow, whose next batch finds no plan: no retry brings it back.
     const started = Date.now();
