@@ -17,7 +17,7 @@ import { parseTablespaceMap, planRestoreLayout, RestorePlanError, type RestoreLa
 import type { RestoreRequest } from '../../core/requests';
 import { BLCKSZ } from '../../core/types';
 import { removeStaleTempFiles } from '../attemptGuard';
-import { fsyncDir, writeFileAtomic } from '../atomicWrite';
+import { exists, fsyncDir, writeFileAtomic } from '../atomicWrite';
 import { filePool, mapInFlight } from '../threads/pool';
 import { loadRestoreChain, type RestoreChain } from './chainPlan';
 import { restoreFileInPieces } from './restorePieces';
@@ -330,7 +330,7 @@ export async function finishRestore(input: { pgdata: string; noSync: boolean; re
   const plan = await readPlan(input.pgdata);
   if (!plan) {
     // Removing the plan is this step's last act: a retry after it finds the restore finished.
-    if (await fs.access(path.join(input.pgdata, 'PG_VERSION')).then(() => true, () => false)) return;
+    if (await exists(path.join(input.pgdata, 'PG_VERSION'))) return;
     throw planLost(input.pgdata);
   }
   const settings = input.recovery ? recoverySettings(plan.backupId, input.recovery, new Date()) : null;
