@@ -3,6 +3,7 @@
  * password: that comes from PGPASSWORD or ~/.pgpass of the worker, never from workflow history);
  * what the request leaves out falls back to libpq's environment variables, as node-pg does.
  */
+import * as fs from 'node:fs';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Client } from 'pg';
 import type { PgConnection } from '../../core/requests';
@@ -20,6 +21,7 @@ export async function connectPg(conn: PgConnection, opts: { replication?: boolea
     ...(opts.replication ? { replication: true as unknown as string } : {}),
     connectionTimeoutMillis: 30_000,
     keepAlive: true,
+    ...extraCaSsl(process.env),
   } as ConstructorParameters<typeof Client>[0]);
   try {
     await client.connect();
@@ -30,6 +32,14 @@ export async function connectPg(conn: PgConnection, opts: { replication?: boolea
     // Wrong credentials or a missing database do not heal by retrying; a server that is down may.
     if (/password authentication|no pg_hba.conf entry|does not exist|role .* is not permitted|permission denied/i.test(msg)) {
       throw ApplicationFailure.nonRetryable(err, 'ConnectionRefusedByServer');
+    }
+    // A certificate that does not verify, or a server without TLS, stays so until someone acts.
+    if (/certificate|altnames|does not support SSL/i.test(msg) || /CERT|SELF_SIGNED/.test(String((e as { code?: unknown }).code ?? ''))) {
+      throw ApplicationFailure.nonRetryable(
+        `${err} (PGSSLMODE=${process.env.PGSSLMODE}: the server's certificate is checked against Node's CAs and those of ` +
+          'NODE_EXTRA_CA_CERTS; PGSSLMODE=no-verify encrypts without checking it, disable turns TLS off)',
+        'TlsRefused',
+      );
     }
     throw new Error(err);
   }
@@ -45,6 +55,32 @@ export async function connectPg(conn: PgConnection, opts: { replication?: boolea
 }
 
 const lostConnections = new WeakMap<Client, Error>();
+
+let extraCaWarned = false;
+
+/**
+ * The certificates of NODE_EXTRA_CA_CERTS, for a TLS connection to PostgreSQL. Node reads that file
+ * as every process starts (0.07-0.14 s of each command), so the launcher moves the variable to
+ * GS_PROBACKUP_EXTRA_CA_CERTS and node-pg gets the certificates here, with Node's bundled ones, as
+ * Node's own store would have had them. node-pg uses TLS when PGSSLMODE asks for it; no-verify
+ * checks no certificate.
+ */
+export function extraCaSsl(env: NodeJS.ProcessEnv): { ssl: { ca: string[] } } | Record<string, never> {
+  const file = env.GS_PROBACKUP_EXTRA_CA_CERTS;
+  const mode = env.PGSSLMODE;
+  if (!file || (mode !== 'prefer' && mode !== 'require' && mode !== 'verify-ca' && mode !== 'verify-full')) return {};
+  let pem: string;
+  try {
+    pem = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    // What Node does with an unreadable NODE_EXTRA_CA_CERTS: warn, and trust its bundled CAs only.
+    if (!extraCaWarned) process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${(e as Error).message}`);
+    extraCaWarned = true;
+    return {};
+  }
+  const { rootCertificates } = require('node:tls') as typeof import('node:tls');
+  return { ssl: { ca: [...rootCertificates, pem] } };
+}
 
 /**
  * Ends a connection, bounded: a graceful end waits for the server to hang up, and a backend or WAL
