@@ -5,6 +5,7 @@
  */
 import { closeSync, fsync, openSync, renameSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
+import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { crc32c, crc32cCombine } from '../../core/crc32c';
@@ -116,7 +117,7 @@ export async function copyDataFile(a: { src: string; tmp: string; segno: number;
     await fs.rm(a.tmp, { force: true });
     return { writeSize: 0, fullSize: 0, crc: 0, compressAlg: a.opts.compressAlg, stored: false, nBlocks: r.nBlocks, nHeaders: 0 };
   }
-  return finishDataFile(a.opts.compressAlg, [r], [0]);
+  return await finishDataFile(a.opts.compressAlg, [r], [0]);
 }
 
 /** What copying blocks [from, to) of a file stored. */
@@ -200,22 +201,18 @@ export async function copyPages(a: { src: string; tmp: string; segno: number; op
       if (pages === 0) break;
       const buf = inBufs[k % 2];
       const out = outBufs[k % 2];
+      const firstBlock = from + nBlocks;
       let o = 0;
-      for (let p = 0; p < pages; p++) {
+      let reread: Reread | null = null;
+      for (let p = 0; ; ) {
+        const r = storePages({ buf, pages, firstBlock, segno, out, o, at: base + pos, verify, checksums, filter: a.filter, compress, headers }, p, reread);
+        o = r.o;
+        if (r.next === pages) break;
+        // A page failed verification: most likely one PostgreSQL is writing right now.
+        p = r.next;
+        const block = firstBlock + p;
         const page = buf.subarray(p * BLCKSZ, (p + 1) * BLCKSZ);
-        const block = from + nBlocks + p;
-        const relBlock = relationBlockNumber(segno, block);
-        const checksum = verify ? await verifyOrReread(inFh, src, page, block, relBlock, checksums) : undefined;
-        if (a.filter && !deltaKeepsPage(page, 0, block, a.filter)) continue;
-        headers.addPage(page, 0, block, base + pos + o, checksum ?? pageChecksum(page, 0, relBlock));
-        let payload: Buffer = page;
-        if (compress) {
-          const z = compress(page);
-          if (z && z.length < BLCKSZ) payload = z;
-        }
-        writePageHeader(out, o, block, payload.length);
-        payload.copy(out, o + PAGE_HEADER_SIZE);
-        o += PAGE_HEADER_SIZE + payload.length;
+        reread = { checksum: await verifyOrReread(inFh, src, page, block, relationBlockNumber(segno, block), checksums) };
       }
       const chunk = out.subarray(0, o);
       crc = crc32c(chunk, crc);
@@ -246,11 +243,69 @@ export async function copyPages(a: { src: string; tmp: string; segno: number; op
   };
 }
 
+/** A page that verification sent back to the disk, read again until it verified. */
+interface Reread {
+  /** Its checksum, when verification computed it (not for a page truncated meanwhile). */
+  checksum: number | undefined;
+}
+
+/**
+ * Stores pages [first, pages) of a chunk as records into `out` from byte `o`: checked, filtered,
+ * compressed, entered in the header map. Stops at a page that fails verification, for the caller
+ * to read it again; `reread` is that page, verified since. Synchronous and small, so that V8
+ * optimizes it once and early: the awaits of the copy are around it, not in it.
+ */
+function storePages(
+  c: {
+    buf: Buffer;
+    pages: number;
+    firstBlock: number;
+    segno: number;
+    out: Buffer;
+    o: number;
+    /** Where `out` will be written in the stored file. */
+    at: number;
+    verify: boolean;
+    checksums: boolean;
+    filter: DeltaPageFilter | undefined;
+    compress: ((page: Buffer) => Buffer | null) | null;
+    headers: PageHeaderMapBuilder;
+  },
+  first: number,
+  reread: Reread | null,
+): { o: number; next: number } {
+  const { buf, out, compress } = c;
+  let o = c.o;
+  for (let p = first; p < c.pages; p++) {
+    const page = buf.subarray(p * BLCKSZ, (p + 1) * BLCKSZ);
+    const block = c.firstBlock + p;
+    const relBlock = relationBlockNumber(c.segno, block);
+    let checksum: number | undefined;
+    if (reread && p === first) checksum = reread.checksum;
+    else if (c.verify) {
+      const v = verifyPage(page, 0, relBlock, c.checksums);
+      if (v.verdict === 'bad-header' || v.verdict === 'bad-checksum') return { o, next: p };
+      checksum = v.expected;
+    }
+    if (c.filter && !deltaKeepsPage(page, 0, block, c.filter)) continue;
+    c.headers.addPage(page, 0, block, c.at + o, checksum ?? pageChecksum(page, 0, relBlock));
+    let payload: Buffer = page;
+    if (compress) {
+      const z = compress(page);
+      if (z && z.length < BLCKSZ) payload = z;
+    }
+    writePageHeader(out, o, block, payload.length);
+    payload.copy(out, o + PAGE_HEADER_SIZE);
+    o += PAGE_HEADER_SIZE + payload.length;
+  }
+  return { o, next: c.pages };
+}
+
 /**
  * A stored data file from its pieces, in order, each stored from byte `starts[k]` of the file: its
  * CRC from theirs, its page header map from theirs (positions moved to where each piece ended up).
  */
-export function finishDataFile(compressAlg: CompressAlg, pieces: CopiedPages[], starts: number[]): Copied {
+export async function finishDataFile(compressAlg: CompressAlg, pieces: CopiedPages[], starts: number[]): Promise<Copied> {
   let crc = 0;
   let size = 0;
   let nBlocks = 0;
@@ -275,8 +330,19 @@ export function finishDataFile(compressAlg: CompressAlg, pieces: CopiedPages[], 
     nBlocks,
     nHeaders,
     hdrCrc: crc32c(raw),
-    headerBlob: zlib.deflateSync(raw, { level: 1 }),
+    headerBlob: await deflateHeaders(raw),
   };
+}
+
+const deflateAsync = promisify(zlib.deflate);
+
+/**
+ * The page header map, compressed as pg_probackup does (zlib level 1). A 1 GiB segment's map is
+ * 3 MiB, a tenth of a second of deflate: that goes to libuv's threads rather than holding the event
+ * loop (the main thread's, for a file copied in pieces) while other files wait on it.
+ */
+function deflateHeaders(raw: Buffer): Buffer | Promise<Buffer> {
+  return raw.length < 64 * 1024 ? zlib.deflateSync(raw, { level: 1 }) : deflateAsync(raw, { level: 1 });
 }
 
 /** Appends the pieces' own files to the first piece's file, in order; fsyncs it; removes them. */

@@ -81,7 +81,7 @@ export async function copyDataFileInPieces(a: DataFileCopy, pieceTmp: (k: number
         at += p.writeSize;
       }
     }
-    return finishDataFile(a.opts.compressAlg, done, starts);
+    return await finishDataFile(a.opts.compressAlg, done, starts);
   } catch (e) {
     await removeAll();
     throw e;
