@@ -132,6 +132,17 @@ function procCpuSeconds(pid: number, withChildren = true): number | undefined {
  * (cutime/cstime), and its live children. A difference of two readings is the server's share of a
  * timed command (a walsender for pg_basebackup, the backup session, WAL senders of the others).
  */
+/** The host's CPU time counters (/proc/stat's first line): total and stolen by the hypervisor. */
+function hostCpuTicks(): { total: number; steal: number } | undefined {
+  try {
+    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal (guest times are inside user and nice)
+    return { total: f.slice(0, 8).reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
+  } catch {
+    return undefined;
+  }
+}
+
 function postgresCpuSeconds(postmasterPid: number): number {
   let total = procCpuSeconds(postmasterPid) ?? 0;
   try {
@@ -366,6 +377,8 @@ interface Measurement extends Timing {
   pgCpuS: number;
   /** CPU of the embedded Temporal dev server during the command (our tool only). */
   temporalCpuS?: number;
+  /** Share of the host's CPU time the hypervisor gave to others during the command (a noisy host). */
+  stealPct?: number;
   backupId?: string;
   orchestration?: Orchestration;
   /** CLI wall minus the activities' busy time, as a share of the CLI wall (our tool only). */
@@ -501,18 +514,22 @@ class Bench {
     const temporalPid = v.tool === 'gs_probackup' ? this.lease?.server.pid : undefined;
     const pg0 = postgresCpuSeconds(pm);
     const tp0 = temporalPid ? procCpuSeconds(temporalPid) : undefined;
+    const host0 = hostCpuTicks();
     const t = await timed(cmd, args, env, path.join(this.logs, `${v.name.replace(/[^\w]+/g, '_')}.${run}.log`));
+    const host1 = hostCpuTicks();
     const pg1 = postgresCpuSeconds(pm);
     const tp1 = temporalPid ? procCpuSeconds(temporalPid) : undefined;
     const m: Measurement = { run, ...t, bytes: 0, pgCpuS: +(pg1 - pg0).toFixed(2) };
     if (tp0 !== undefined && tp1 !== undefined) m.temporalCpuS = +(tp1 - tp0).toFixed(2);
+    if (host0 && host1 && host1.total > host0.total) m.stealPct = +((100 * (host1.steal - host0.steal)) / (host1.total - host0.total)).toFixed(1);
     return m;
   }
 
   private record(v: Variant, m: Measurement): void {
     this.results.get(v.name)!.push(m);
     const extra = m.orchestrationPct !== undefined ? `, orchestration ${m.orchestrationPct.toFixed(1)} %, Temporal CPU ${m.temporalCpuS} s` : '';
-    log(`  ${v.name}: ${m.wallS} s wall, ${m.cpuS} s CPU, ${(m.peakRssKb / 1024).toFixed(0)} MB RSS, ${(m.bytes / 2 ** 20).toFixed(0)} MB${extra}`);
+    const steal = m.stealPct ? `, ${m.stealPct} % stolen` : '';
+    log(`  ${v.name}: ${m.wallS} s wall, ${m.cpuS} s CPU, ${(m.peakRssKb / 1024).toFixed(0)} MB RSS, ${(m.bytes / 2 ** 20).toFixed(0)} MB${extra}${steal}`);
   }
 
   private async addOrchestration(m: Measurement, workflowId: string): Promise<void> {
@@ -638,6 +655,7 @@ interface Summary {
   cpuS: number;
   pgCpuS: number;
   temporalCpuS?: number;
+  stealPct?: number;
   peakRssMb: number;
   writtenMb: number;
   vsPgbackrest?: number;
@@ -665,6 +683,7 @@ function summarize(results: Map<string, Measurement[]>): Map<string, Summary> {
       cpuS: med(ms, (m) => m.cpuS)!,
       pgCpuS: med(ms, (m) => m.pgCpuS)!,
       temporalCpuS: med(ms, (m) => m.temporalCpuS),
+      stealPct: med(ms, (m) => m.stealPct),
       peakRssMb: +(med(ms, (m) => m.peakRssKb)! / 1024).toFixed(1),
       writtenMb: +(med(ms, (m) => m.bytes)! / 2 ** 20).toFixed(1),
       orchestrationPct: med(ms, (m) => m.orchestrationPct),
@@ -690,11 +709,11 @@ function summarize(results: Map<string, Measurement[]>): Map<string, Summary> {
 }
 
 function table(sums: Map<string, Summary>): string {
-  const head = ['variant', 'wall s', 'CPU s', 'PG CPU s', 'Temporal CPU s', 'peak RSS MB', 'written MB', 'x pgBackRest', 'x cp -a', 'orch %'];
+  const head = ['variant', 'wall s', 'CPU s', 'PG CPU s', 'Temporal CPU s', 'peak RSS MB', 'written MB', 'x pgBackRest', 'x cp -a', 'orch %', 'steal %'];
   const f = (x: number | undefined, d = 2) => (x === undefined ? '-' : x.toFixed(d));
   const rows = VARIANTS.filter((v) => sums.has(v.name)).map((v) => {
     const s = sums.get(v.name)!;
-    return [v.name, f(s.wallS), f(s.cpuS), f(s.pgCpuS), f(s.temporalCpuS), f(s.peakRssMb, 0), f(s.writtenMb, 0), f(s.vsPgbackrest), f(s.vsCp), f(s.orchestrationPct, 1)];
+    return [v.name, f(s.wallS), f(s.cpuS), f(s.pgCpuS), f(s.temporalCpuS), f(s.peakRssMb, 0), f(s.writtenMb, 0), f(s.vsPgbackrest), f(s.vsCp), f(s.orchestrationPct, 1), f(s.stealPct, 1)];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => '| ' + r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
@@ -720,6 +739,8 @@ const LEGEND = `
 wall s, CPU s (user+sys of the command and its children), peak RSS (largest process) from GNU time; medians.
 PG CPU s: the PostgreSQL server's CPU during the command. Temporal CPU s: the embedded dev server's.
 written MB: du -sb of the output (backup set, repository, copy or restored directory).
+steal %: share of the host's CPU time the hypervisor gave to other guests while the command ran (/proc/stat);
+where it is high, the wall times of that run are not comparable.
 x pgBackRest: wall / pgBackRest's wall for the same operation and compression (backup for cp and pg_basebackup).
 orch %: share of our CLI's wall time when no activity was running, from the workflow history: before the
 workflow starts (node start-up, module and workflow-bundle load, connection, checks), gaps inside it (workflow
