@@ -6,10 +6,19 @@
 
 /**
  * Runs `fn` once, after the next worker thread of this process was created (Node's 'worker' event),
- * so that it does not delay that thread's start. Returns what cancels it if no thread came.
+ * so that it does not delay that thread's start. Returns what cancels it if no thread came. Work
+ * done ahead of time: if it throws, the code that needs it meets the error itself, where it is
+ * reported.
  */
 export function afterNextThreadStart(fn: () => void): () => void {
-  const onWorker = () => setImmediate(fn);
+  const onWorker = () =>
+    setImmediate(() => {
+      try {
+        fn();
+      } catch {
+        /* see above */
+      }
+    });
   process.once('worker', onWorker);
   return () => process.off('worker', onWorker);
 }
