@@ -127,11 +127,6 @@ function procCpuSeconds(pid: number, withChildren = true): number | undefined {
   return ticks / CLK_TCK;
 }
 
-/**
- * CPU used so far by the whole PostgreSQL server: the postmaster, the backends it has reaped
- * (cutime/cstime), and its live children. A difference of two readings is the server's share of a
- * timed command (a walsender for pg_basebackup, the backup session, WAL senders of the others).
- */
 /** The host's CPU time counters (/proc/stat's first line): total and stolen by the hypervisor. */
 function hostCpuTicks(): { total: number; steal: number } | undefined {
   try {
@@ -143,6 +138,11 @@ function hostCpuTicks(): { total: number; steal: number } | undefined {
   }
 }
 
+/**
+ * CPU used so far by the whole PostgreSQL server: the postmaster, the backends it has reaped
+ * (cutime/cstime), and its live children. A difference of two readings is the server's share of a
+ * timed command (a walsender for pg_basebackup, the backup session, WAL senders of the others).
+ */
 function postgresCpuSeconds(postmasterPid: number): number {
   let total = procCpuSeconds(postmasterPid) ?? 0;
   try {
