@@ -4,6 +4,7 @@
  * what the request leaves out falls back to libpq's environment variables, as node-pg does.
  */
 import * as fs from 'node:fs';
+import type { SecureContext } from 'node:tls';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Client } from 'pg';
 import type { PgConnection } from '../../core/requests';
@@ -56,7 +57,8 @@ export async function connectPg(conn: PgConnection, opts: { replication?: boolea
 
 const lostConnections = new WeakMap<Client, Error>();
 
-let extraCaWarned = false;
+/** The TLS context of each extra-CA file, made once: a `ca` list would be parsed again by every connection. */
+const extraCaContexts = new Map<string, SecureContext | null>();
 
 /**
  * The certificates of NODE_EXTRA_CA_CERTS, for a TLS connection to PostgreSQL. Node reads that file
@@ -65,21 +67,23 @@ let extraCaWarned = false;
  * Node's own store would have had them. node-pg uses TLS when PGSSLMODE asks for it; no-verify
  * checks no certificate.
  */
-export function extraCaSsl(env: NodeJS.ProcessEnv): { ssl: { ca: string[] } } | Record<string, never> {
+export function extraCaSsl(env: NodeJS.ProcessEnv): { ssl: { secureContext: SecureContext } } | Record<string, never> {
   const file = env.GS_PROBACKUP_EXTRA_CA_CERTS;
   const mode = env.PGSSLMODE;
   if (!file || (mode !== 'prefer' && mode !== 'require' && mode !== 'verify-ca' && mode !== 'verify-full')) return {};
-  let pem: string;
-  try {
-    pem = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    // What Node does with an unreadable NODE_EXTRA_CA_CERTS: warn, and trust its bundled CAs only.
-    if (!extraCaWarned) process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${(e as Error).message}`);
-    extraCaWarned = true;
-    return {};
+  let context = extraCaContexts.get(file);
+  if (context === undefined) {
+    const tls = require('node:tls') as typeof import('node:tls');
+    try {
+      context = tls.createSecureContext({ ca: [...tls.rootCertificates, fs.readFileSync(file, 'utf8')] });
+    } catch (e) {
+      // What Node does with an unreadable NODE_EXTRA_CA_CERTS: warn, and trust its bundled CAs only.
+      process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${(e as Error).message}`);
+      context = null;
+    }
+    extraCaContexts.set(file, context);
   }
-  const { rootCertificates } = require('node:tls') as typeof import('node:tls');
-  return { ssl: { ca: [...rootCertificates, pem] } };
+  return context ? { ssl: { secureContext: context } } : {};
 }
 
 /**
