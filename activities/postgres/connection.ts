@@ -4,86 +4,116 @@
  * what the request leaves out falls back to libpq's environment variables, as node-pg does.
  */
 import * as fs from 'node:fs';
-import type { SecureContext } from 'node:tls';
+import * as os from 'node:os';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Client } from 'pg';
+import { describeTrust, planSsl, SslConfigError, type SslPlan } from '../../core/pgSsl';
 import type { PgConnection } from '../../core/requests';
+import { tlsOptions } from './tlsOptions';
+
+type Way = 'tls' | 'plain';
 
 export async function connectPg(conn: PgConnection, opts: { replication?: boolean; applicationName?: string } = {}): Promise<Client> {
   // Loaded on the first connection: the commands that never connect (restore, validate, merge,
   // delete) do not pay its 50 ms of start-up.
   const { Client } = require('pg') as typeof import('pg');
-  const client = new Client({
-    host: conn.pghost,
-    port: conn.pgport,
-    user: conn.pguser,
-    database: conn.pgdatabase,
-    application_name: opts.applicationName ?? 'gs_probackup',
-    ...(opts.replication ? { replication: true as unknown as string } : {}),
-    connectionTimeoutMillis: 30_000,
-    keepAlive: true,
-    ...extraCaSsl(process.env),
-  } as ConstructorParameters<typeof Client>[0]);
-  try {
-    await client.connect();
-  } catch (e) {
-    const where = `${conn.pghost ?? process.env.PGHOST ?? 'localhost'}:${conn.pgport ?? process.env.PGPORT ?? 5432}`;
-    const msg = (e as Error).message;
-    const err = `could not connect to database server at ${where}${opts.replication ? ' (replication)' : ''}: ${msg}`;
-    // Wrong credentials or a missing database do not heal by retrying; a server that is down may.
-    if (/password authentication|no pg_hba.conf entry|does not exist|role .* is not permitted|permission denied/i.test(msg)) {
-      throw ApplicationFailure.nonRetryable(err, 'ConnectionRefusedByServer');
+  const host = conn.pghost ?? process.env.PGHOST ?? 'localhost';
+  const where = `${host}:${conn.pgport ?? process.env.PGPORT ?? 5432}`;
+  const failed = `could not connect to database server at ${where}${opts.replication ? ' (replication)' : ''}`;
+  const plan = sslSettings(() => planSsl(process.env, host, os.homedir(), fs.existsSync), failed);
+  let ways: Way[] = plan.fallback ? [plan.first, plan.first === 'tls' ? 'plain' : 'tls'] : [plan.first];
+  // prefer: a server that said it has no TLS is not asked again by this process.
+  if (plan.mode === 'prefer' && serversWithoutTls.has(where)) ways = ['plain'];
+  const failures: { way: Way; error: Error }[] = [];
+  for (const way of ways) {
+    const ssl = way === 'tls' ? sslSettings(() => tlsOptions(plan, process.env.GS_PROBACKUP_EXTRA_CA_CERTS), failed) : false;
+    const client = new Client({
+      host: conn.pghost,
+      port: conn.pgport,
+      user: conn.pguser,
+      database: conn.pgdatabase,
+      application_name: opts.applicationName ?? 'gs_probackup',
+      ...(opts.replication ? { replication: true as unknown as string } : {}),
+      connectionTimeoutMillis: 30_000,
+      keepAlive: true,
+      ssl,
+    } as ConstructorParameters<typeof Client>[0]);
+    try {
+      await client.connect();
+    } catch (e) {
+      const error = e as Error;
+      failures.push({ way, error });
+      if (way === 'tls' && NO_TLS.test(error.message)) serversWithoutTls.add(where);
+      if (!worthOtherWay(way, error)) break;
+      continue;
     }
-    // A certificate that does not verify, or a server without TLS, stays so until someone acts.
-    if (/certificate|altnames|does not support SSL/i.test(msg) || /CERT|SELF_SIGNED/.test(String((e as { code?: unknown }).code ?? ''))) {
-      throw ApplicationFailure.nonRetryable(
-        `${err} (PGSSLMODE=${process.env.PGSSLMODE}: the server's certificate is checked against Node's CAs and those of ` +
-          'NODE_EXTRA_CA_CERTS; PGSSLMODE=no-verify encrypts without checking it, disable turns TLS off)',
-        'TlsRefused',
-      );
-    }
-    throw new Error(err);
+    // A dropped connection must fail the activity, not crash the worker; why it dropped is kept.
+    client.on('error', (e: Error) => {
+      if (!lostConnections.has(client)) lostConnections.set(client, e);
+    });
+    // A backend told to quit by a crash or an immediate shutdown says why in a WARNING, then hangs up.
+    client.on('notice', (n) => {
+      if (serverTermination(n) && !lostConnections.has(client)) lostConnections.set(client, Object.assign(new Error(n.message), { code: n.code }));
+    });
+    return client;
   }
-  // A dropped connection must fail the activity, not crash the worker; why it dropped is kept.
-  client.on('error', (e: Error) => {
-    if (!lostConnections.has(client)) lostConnections.set(client, e);
-  });
-  // A backend told to quit by a crash or an immediate shutdown says why in a WARNING, then hangs up.
-  client.on('notice', (n) => {
-    if (serverTermination(n) && !lostConnections.has(client)) lostConnections.set(client, Object.assign(new Error(n.message), { code: n.code }));
-  });
-  return client;
+  throw connectFailure(failed, plan, failures);
 }
 
 const lostConnections = new WeakMap<Client, Error>();
+const serversWithoutTls = new Set<string>();
+const NO_TLS = /does not support SSL/;
 
-/** The TLS context of each extra-CA file, made once: a `ca` list would be parsed again by every connection. */
-const extraCaContexts = new Map<string, SecureContext | null>();
+/** A TLS setting libpq would refuse fails the activity at once: no retry mends a missing file. */
+function sslSettings<T>(read: () => T, failed: string): T {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof SslConfigError) throw ApplicationFailure.nonRetryable(`${failed}: ${e.message}`, 'TlsSettings');
+    throw e;
+  }
+}
 
 /**
- * The certificates of NODE_EXTRA_CA_CERTS, for a TLS connection to PostgreSQL. Node reads that file
- * as every process starts (0.07-0.14 s of each command), so the launcher moves the variable to
- * GS_PROBACKUP_EXTRA_CA_CERTS and node-pg gets the certificates here, with Node's bundled ones, as
- * Node's own store would have had them. node-pg uses TLS when PGSSLMODE asks for it; no-verify
- * checks no certificate.
+ * Whether libpq would try again the other way after this failure: prefer after any failure once
+ * the server was reached (no TLS, a certificate that does not verify, a refusal over TLS); allow
+ * after the server refused plain text.
  */
-export function extraCaSsl(env: NodeJS.ProcessEnv): { ssl: { secureContext: SecureContext } } | Record<string, never> {
-  const file = env.GS_PROBACKUP_EXTRA_CA_CERTS;
-  const mode = env.PGSSLMODE;
-  if (!file || (mode !== 'prefer' && mode !== 'require' && mode !== 'verify-ca' && mode !== 'verify-full')) return {};
-  let context = extraCaContexts.get(file);
-  if (context === undefined) {
-    const tls = require('node:tls') as typeof import('node:tls');
-    try {
-      context = tls.createSecureContext({ ca: [...tls.rootCertificates, fs.readFileSync(file, 'utf8')] });
-    } catch (e) {
-      // What Node does with an unreadable NODE_EXTRA_CA_CERTS: warn, and trust its bundled CAs only.
-      process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${(e as Error).message}`);
-      context = null;
-    }
-    extraCaContexts.set(file, context);
+function worthOtherWay(way: Way, e: Error): boolean {
+  if (way === 'plain') return 'severity' in e;
+  const code = String((e as { code?: unknown }).code ?? '');
+  return !/^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT)$/.test(code) && !/timeout/i.test(e.message);
+}
+
+/**
+ * The error of a connection that failed every way it was tried, each attempt's reason as libpq gives
+ * them: nonRetryable when the refusal does not heal by itself (credentials, pg_hba.conf,
+ * certificates), retryable when the server may just be down.
+ */
+function connectFailure(failed: string, plan: SslPlan, failures: { way: Way; error: Error }[]): Error {
+  const reasons = failures.map((f) => (failures.length > 1 ? `${f.way === 'tls' ? 'with' : 'without'} TLS: ` : '') + f.error.message.trim());
+  const msg = `${failed}: ${reasons.join('; ')}`;
+  // A server without TLS is no refusal to prefer, which went on without it.
+  const tlsFailure = failures.find((f) => f.way === 'tls' && isTlsRefusal(f.error) && !(plan.fallback && NO_TLS.test(f.error.message)));
+  if (tlsFailure) {
+    const advice = NO_TLS.test(tlsFailure.error.message)
+      ? `, but PGSSLMODE requires TLS (PGSSLMODE=${plan.mode}: prefer uses TLS when the server offers it, disable never)`
+      : ` (PGSSLMODE=${plan.mode}: ${describeTrust(plan)}; PGSSLROOTCERT names the CA's file, PGSSLMODE=require without a root ` +
+        'certificate encrypts without checking it, disable turns TLS off)';
+    return ApplicationFailure.nonRetryable(msg + advice, 'TlsRefused');
   }
-  return context ? { ssl: { secureContext: context } } : {};
+  // Wrong credentials, a missing database, a missing client certificate do not heal by retrying; a server that is down may.
+  if (failures.some((f) => REFUSED.test(f.error.message))) return ApplicationFailure.nonRetryable(msg, 'ConnectionRefusedByServer');
+  return new Error(msg);
+}
+
+const REFUSED =
+  /password authentication|no pg_hba.conf entry|does not exist|role .* is not permitted|permission denied|valid client certificate|certificate authentication failed/i;
+
+/** A failure of TLS itself, on our side of the connection (the server's own refusals carry a severity). */
+function isTlsRefusal(e: Error): boolean {
+  if ('severity' in e) return false;
+  return /certificate|altnames|SSL|TLS/i.test(e.message) || /CERT|SELF_SIGNED|ERR_SSL|ERR_TLS/.test(String((e as { code?: unknown }).code ?? ''));
 }
 
 /**

@@ -60,5 +60,6 @@ export function mainHelp(): string {
   }
   out += `\nRun "${PROGRAM} help COMMAND" for the options of a command.\n`;
   out += `Environment: BACKUP_PATH, PGDATA, PGHOST, PGPORT, PGUSER, PGDATABASE; TEMPORAL_ADDRESS selects an external Temporal server.\n`;
+  out += `TLS to PostgreSQL as libpq: PGSSLMODE (default prefer), PGSSLROOTCERT, PGSSLCERT, PGSSLKEY, PGSSLCRL and ~/.postgresql.\n`;
   return out;
 }
