@@ -48,7 +48,6 @@ async function run<T>(
     backupId?: string;
     /** Checks against running workflows before this one starts (a refusal throws). */
     beforeStart?: (ctx: TemporalContext) => Promise<void>;
-    preload?: () => void;
   },
 ): Promise<T> {
   const ctx = await connectTemporal({ backupPath, env: io.env });
@@ -66,7 +65,6 @@ async function run<T>(
       threads: io.threads,
       out: { stderr: io.stderr },
       onLog: io.onLog,
-      preload: spec.preload,
     });
   } finally {
     await ctx.close();
@@ -80,9 +78,6 @@ export function runBackupWorkflow(req: BackupRequest, io: EngineIo): Promise<Bac
     arg: req,
     instance: req.instance,
     operation: 'backup',
-    // Its first workflow task connects to PostgreSQL (inspectInstanceServer): node-pg takes 50-90 ms
-    // to load, most of it Node's fetch, which node-pg touches to rule out Cloudflare Workers.
-    preload: () => require('pg'),
   });
 }
 

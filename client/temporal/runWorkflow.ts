@@ -19,7 +19,6 @@ import { describeRunningOperation } from '../../core/workflowIds';
 import { progressQuery, type Progress } from '../../workflows/progress';
 import { createBackupWorker, prestartFileThreads } from '../../workers/worker';
 import { CliError } from '../errors';
-import { afterNextThreadStart } from './afterThreadStart';
 import type { TemporalContext } from './connection';
 import { ProgressView, type TextSink } from './progressView';
 import { toSearchAttributePairs, type SearchAttributeValues } from './searchAttributes';
@@ -40,8 +39,6 @@ export interface FollowOptions {
   signals?: NodeJS.Signals[];
   /** The embedded worker runs already (set internally when runWorkflow attaches). */
   workerRunning?: boolean;
-  /** Embedded mode: loads what the first activities need, while the worker starts (afterThreadStart.ts). */
-  preload?: () => void;
 }
 
 export interface RunWorkflowOptions extends FollowOptions {
@@ -104,21 +101,13 @@ export async function runWorkflow<T>(o: RunWorkflowOptions): Promise<T> {
 async function withEmbeddedWorker<T>(o: FollowOptions, fn: () => Promise<T>): Promise<T> {
   const { ctx } = o;
   if (ctx.mode !== 'embedded' || o.workerRunning) return fn();
-  // Modules the first activities load (on the main thread, inside the first workflow task) are
-  // loaded while the worker waits for the SDK's workflow thread.
-  const cancelPreload = o.preload ? afterNextThreadStart(o.preload) : undefined;
-  let worker: Awaited<ReturnType<typeof createBackupWorker>>;
-  try {
-    worker = await createBackupWorker({
-      nativeConnection: ctx.nativeConnection,
-      namespace: ctx.namespace,
-      taskQueue: ctx.taskQueue,
-      maxConcurrentActivities: o.threads,
-      embedded: true,
-    });
-  } finally {
-    cancelPreload?.();
-  }
+  const worker = await createBackupWorker({
+    nativeConnection: ctx.nativeConnection,
+    namespace: ctx.namespace,
+    taskQueue: ctx.taskQueue,
+    maxConcurrentActivities: o.threads,
+    embedded: true,
+  });
   let done: { value: T } | undefined;
   try {
     return await worker.runUntil(async () => {
