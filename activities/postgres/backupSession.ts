@@ -255,7 +255,14 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
     await writeFileAtomic(resultFile(input.backupDir), JSON.stringify(result), { sync });
     return result;
   } catch (e) {
-    const why = serverTermination(connectionLost(conn)) ?? (repl ? serverTermination(connectionLost(repl)) : undefined) ?? serverTermination(e);
+    const reason = () => serverTermination(connectionLost(conn)) ?? (repl ? serverTermination(connectionLost(repl)) : undefined) ?? serverTermination(e);
+    let why = reason();
+    // A crash ends every backend at once, but the WAL stream may hang up a few milliseconds before
+    // the session's backend says why: give it a moment, so the error names the crash.
+    for (let waited = 0; !why && (e === receiver?.error || e === connectionLost(conn)) && waited < 1000; waited += 25) {
+      await sleep(25);
+      why = reason();
+    }
     if (why) {
       throw ApplicationFailure.nonRetryable(
         `the database server ended the backup session: ${why.message}${why.code ? ` (SQLSTATE ${why.code})` : ''}; ` +
@@ -267,7 +274,7 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
   } finally {
     if (aliveTimer) clearInterval(aliveTimer);
     await fs.rm(aliveFile(input.backupDir, attempt), { force: true }).catch(() => undefined);
-    receiver?.stopTimers();
+    await receiver?.abandon();
     // Closing the connection aborts a backup still in progress and drops a temporary slot.
     await closePg(conn);
     if (repl) await closePg(repl);

@@ -22,8 +22,9 @@ export async function connectPg(conn: PgConnection, opts: { replication?: boolea
   const failed = `could not connect to database server at ${where}${opts.replication ? ' (replication)' : ''}`;
   const plan = sslSettings(() => planSsl(process.env, host, os.homedir(), fs.existsSync), failed);
   let ways: Way[] = plan.fallback ? [plan.first, plan.first === 'tls' ? 'plain' : 'tls'] : [plan.first];
-  // prefer: a server that said it has no TLS is not asked again by this process.
-  if (plan.mode === 'prefer' && serversWithoutTls.has(where)) ways = ['plain'];
+  // prefer: a server that said it has no TLS is not asked again for a while (a backup opens several
+  // connections; a long-running worker still sees TLS turned on later).
+  if (plan.mode === 'prefer' && Date.now() - (serversWithoutTls.get(where) ?? -Infinity) < NO_TLS_MEMORY_MS) ways = ['plain'];
   const failures: { way: Way; error: Error }[] = [];
   for (const way of ways) {
     const ssl = way === 'tls' ? sslSettings(() => tlsOptions(plan, process.env.GS_PROBACKUP_EXTRA_CA_CERTS), failed) : false;
@@ -43,7 +44,7 @@ export async function connectPg(conn: PgConnection, opts: { replication?: boolea
     } catch (e) {
       const error = e as Error;
       failures.push({ way, error });
-      if (way === 'tls' && NO_TLS.test(error.message)) serversWithoutTls.add(where);
+      if (way === 'tls' && NO_TLS.test(error.message)) serversWithoutTls.set(where, Date.now());
       if (!worthOtherWay(way, error)) break;
       continue;
     }
@@ -61,7 +62,8 @@ export async function connectPg(conn: PgConnection, opts: { replication?: boolea
 }
 
 const lostConnections = new WeakMap<Client, Error>();
-const serversWithoutTls = new Set<string>();
+const serversWithoutTls = new Map<string, number>();
+const NO_TLS_MEMORY_MS = 10 * 60_000;
 const NO_TLS = /does not support SSL/;
 
 /** A TLS setting libpq would refuse fails the activity at once: no retry mends a missing file. */

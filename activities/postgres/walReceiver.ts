@@ -214,8 +214,19 @@ export class WalReceiver {
     return [...new Set(this.completed)].sort();
   }
 
-  stopTimers(): void {
+  /**
+   * Ends streaming after a failure: the segment in progress stays .partial, its file closed (left
+   * to the garbage collector, Node warns and will one day throw). A write that does not come back
+   * within 5 s (a hung disk) is not waited for.
+   */
+  async abandon(): Promise<void> {
     this.ended = true;
     if (this.feedbackTimer) clearInterval(this.feedbackTimer);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.queue, new Promise((r) => (timer = setTimeout(r, 5000)))]);
+    clearTimeout(timer);
+    const fh = this.fh;
+    this.fh = null;
+    await fh?.close().catch(() => undefined);
   }
 }
