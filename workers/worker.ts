@@ -73,8 +73,8 @@ export async function createBackupWorker(opts: BackupWorkerOptions): Promise<Wor
     shutdownForceTime: opts.embedded ? '10s' : '30s',
     // The CLI's worker runs its one workflow on the main thread, which has the SDK loaded already:
     // the SDK's workflow thread would start Node again and load the SDK a second time (0.4-0.5 s
-    // of every command, and 25-35 MB). debugMode is the SDK's switch for that (and only that: it
-    // also lifts the deadlock timeout, which is set back to the SDK's default of 5 s).
+    // of every command, and 25-35 MB). debugMode is the SDK's switch for that; its other effect,
+    // lifting the deadlock timeout, is undone by setting the SDK's default of 5 s again.
     ...(opts.embedded ? { debugMode: true, isolateExecutionTimeout: '5s' } : {}),
   });
   if (opts.embedded) stopWorkflowPromiseHook();

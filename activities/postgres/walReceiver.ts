@@ -215,9 +215,9 @@ export class WalReceiver {
   }
 
   /**
-   * Ends streaming after a failure: the segment in progress stays .partial, its file closed (left
-   * to the garbage collector, Node warns and will one day throw). A write that does not come back
-   * within 5 s (a hung disk) is not waited for.
+   * Ends streaming after a failure: the segment in progress stays .partial, its file closed (one
+   * left to the garbage collector makes Node warn, and will one day make it throw). A write that
+   * does not come back within 5 s (a hung disk) is not waited for.
    */
   async abandon(): Promise<void> {
     this.ended = true;
