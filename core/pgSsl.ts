@@ -42,13 +42,8 @@ export class SslConfigError extends Error {
   }
 }
 
-/** What libpq's default file names are relative to (its ~/.postgresql). */
-export function defaultSslDir(home: string): string {
-  return path.join(home, '.postgresql');
-}
-
 /** A Unix-domain socket: libpq never uses TLS there, whatever PGSSLMODE says. */
-export function isUnixSocketHost(host: string): boolean {
+function isUnixSocketHost(host: string): boolean {
   return host.startsWith('/') || host.startsWith('@');
 }
 
@@ -63,7 +58,9 @@ export function planSsl(
   exists: (file: string) => boolean,
 ): SslPlan {
   const given = env.PGSSLMODE === '' ? undefined : env.PGSSLMODE;
-  const rootSetting = env.PGSSLROOTCERT || path.join(defaultSslDir(home), 'root.crt');
+  // libpq's default files are in ~/.postgresql.
+  const dir = path.join(home, '.postgresql');
+  const rootSetting = env.PGSSLROOTCERT || path.join(dir, 'root.crt');
   const system = rootSetting === 'system';
   if (given !== undefined && given !== 'no-verify' && !(SSL_MODES as readonly string[]).includes(given)) {
     throw new SslConfigError(`invalid sslmode value: "${given}" (PGSSLMODE takes ${SSL_MODES.join(', ')})`);
@@ -93,13 +90,13 @@ export function planSsl(
     trust,
     checkHost: mode === 'verify-full',
   };
-  const cert = env.PGSSLCERT || path.join(defaultSslDir(home), 'postgresql.crt');
+  const cert = env.PGSSLCERT || path.join(dir, 'postgresql.crt');
   if (exists(cert)) {
-    const key = env.PGSSLKEY || path.join(defaultSslDir(home), 'postgresql.key');
+    const key = env.PGSSLKEY || path.join(dir, 'postgresql.key');
     if (!exists(key)) throw new SslConfigError(`certificate present, but not private key file "${key}" (PGSSLCERT is ${cert}; PGSSLKEY names the key)`);
     plan.clientCert = { cert, key };
   }
-  const crl = env.PGSSLCRL || path.join(defaultSslDir(home), 'root.crl');
+  const crl = env.PGSSLCRL || path.join(dir, 'root.crl');
   if (trust.kind === 'file' && exists(crl)) plan.crl = crl;
   return plan;
 }

@@ -83,8 +83,7 @@ function sslSettings<T>(read: () => T, failed: string): T {
  */
 function worthOtherWay(way: Way, e: Error): boolean {
   if (way === 'plain') return 'severity' in e;
-  const code = String((e as { code?: unknown }).code ?? '');
-  return !/^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT)$/.test(code) && !/timeout/i.test(e.message);
+  return !/^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT)$/.test(errorCode(e)) && !/timeout/i.test(e.message);
 }
 
 /**
@@ -115,7 +114,12 @@ const REFUSED =
 /** A failure of TLS itself, on our side of the connection (the server's own refusals carry a severity). */
 function isTlsRefusal(e: Error): boolean {
   if ('severity' in e) return false;
-  return /certificate|altnames|SSL|TLS/i.test(e.message) || /CERT|SELF_SIGNED|ERR_SSL|ERR_TLS/.test(String((e as { code?: unknown }).code ?? ''));
+  return /certificate|altnames|SSL|TLS/i.test(e.message) || /CERT|SELF_SIGNED|ERR_SSL|ERR_TLS/.test(errorCode(e));
+}
+
+/** Node's system or TLS error code, '' when there is none. */
+function errorCode(e: Error): string {
+  return String((e as { code?: unknown }).code ?? '');
 }
 
 /**
