@@ -7,6 +7,7 @@
  */
 import { BASE_OFFSETS_AT, PAGE_CHECKSUM_WASM } from './pageChecksumWasm';
 import { BLCKSZ, RELSEG_SIZE } from './types';
+import { instantiateWasm } from './wasm';
 
 const N_SUMS = 32;
 const FNV_PRIME = 16777619;
@@ -81,21 +82,13 @@ export function pageChecksumJs(buf: Uint8Array, offset: number, blkno: number): 
   return (c % 65535) + 1;
 }
 
-// The lib this project compiles against has no WebAssembly types; Node has the API.
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-};
-
 /** The page copied into the module's memory, pd_checksum zeroed there; null without SIMD. */
 const simd = (() => {
   try {
-    const mod = new WebAssembly.Module(Buffer.from(PAGE_CHECKSUM_WASM, 'base64'));
-    const inst = new WebAssembly.Instance(mod, {});
-    const memory = new Uint8Array((inst.exports.memory as { buffer: ArrayBuffer }).buffer);
+    const { exports, memory } = instantiateWasm(PAGE_CHECKSUM_WASM);
     const base = new Uint8Array(BASE.buffer, BASE.byteOffset, BASE.byteLength);
     memory.set(base, BASE_OFFSETS_AT); // little-endian words, as the module loads them
-    const block = inst.exports.block as () => number;
+    const block = exports.block as () => number;
     return (buf: Uint8Array, offset: number): number => {
       memory.set(buf.subarray(offset, offset + BLCKSZ), 0);
       memory[8] = 0;
