@@ -50,7 +50,14 @@ static uint8_t len_code[MAX_MATCH + 1]; /* length -> index into LEN_BASE */
 static uint8_t dist_code[PAGE];         /* distance -> index into DIST_BASE */
 static int tables_ready = 0;
 
+static uint8_t reversed_byte[256];
+
 static void init_tables(void) {
+  for (int v = 0; v < 256; v++) {
+    int r = 0;
+    for (int i = 0; i < 8; i++) r |= ((v >> i) & 1) << (7 - i);
+    reversed_byte[v] = (uint8_t)r;
+  }
   for (int c = 0; c < 29; c++) {
     int last = c == 28 ? MAX_MATCH : LEN_BASE[c + 1] - 1;
     for (int l = LEN_BASE[c]; l <= last; l++) len_code[l] = (uint8_t)c;
@@ -151,9 +158,8 @@ static void build_codes(const uint8_t *lens, int n, uint16_t *codes) {
   for (int s = 0; s < n; s++) {
     int l = lens[s];
     if (!l) continue;
-    int c = next_code[l]++, r = 0;
-    for (int i = 0; i < l; i++) { r = (r << 1) | (c & 1); c >>= 1; }
-    codes[s] = (uint16_t)r;
+    int c = next_code[l]++;
+    codes[s] = (uint16_t)(((reversed_byte[c & 255] << 8) | reversed_byte[c >> 8]) >> (16 - l));
   }
 }
 
@@ -214,6 +220,8 @@ static uint8_t litlen_lens[286], dist_lens[30], cl_lens[19];
 static uint16_t litlen_codes[286], dist_codes[30], cl_codes[19];
 static uint8_t all_lens[316];
 static uint16_t cl_symbols[316], cl_freq[19];
+static uint32_t len_bits[MAX_MATCH + 1];
+static uint8_t len_nbits[MAX_MATCH + 1];
 
 __attribute__((export_name("page_in"))) uint8_t *page_in(void) { return in; }
 __attribute__((export_name("page_out"))) uint8_t *page_out(void) { return out; }
@@ -327,16 +335,20 @@ __attribute__((export_name("page_deflate"))) int page_deflate(int n) {
     else if (s == 17) put_bits((uint32_t)extra, 3);
     else if (s == 18) put_bits((uint32_t)extra, 7);
   }
+  /* A length's code and extra bits as one field (at most 15 + 5 bits), as a distance's (15 + 13). */
+  for (int len = 3; len <= MAX_MATCH; len++) {
+    int lc = len_code[len];
+    len_bits[len] = litlen_codes[257 + lc] | (uint32_t)(len - LEN_BASE[lc]) << litlen_lens[257 + lc];
+    len_nbits[len] = (uint8_t)(litlen_lens[257 + lc] + LEN_EXTRA[lc]);
+  }
   for (int k = 0; k < count; k++) {
     uint32_t v = symbols[k];
     if (v < 256) {
       put_bits(litlen_codes[v], litlen_lens[v]);
     } else {
-      int len = (int)(v >> 16) & 511, dist = (int)(v & 0xffff), lc = len_code[len], dc = dist_code[dist];
-      put_bits(litlen_codes[257 + lc], litlen_lens[257 + lc]);
-      if (LEN_EXTRA[lc]) put_bits((uint32_t)(len - LEN_BASE[lc]), LEN_EXTRA[lc]);
-      put_bits(dist_codes[dc], dist_lens[dc]);
-      if (DIST_EXTRA[dc]) put_bits((uint32_t)(dist - DIST_BASE[dc]), DIST_EXTRA[dc]);
+      int len = (int)(v >> 16) & 511, dist = (int)(v & 0xffff), dc = dist_code[dist];
+      put_bits(len_bits[len], len_nbits[len]);
+      put_bits(dist_codes[dc] | (uint32_t)(dist - DIST_BASE[dc]) << dist_lens[dc], dist_lens[dc] + DIST_EXTRA[dc]);
     }
   }
   put_bits(litlen_codes[256], litlen_lens[256]);
