@@ -15,6 +15,7 @@ import * as pako from 'pako';
 import * as crc from '../core/crc32c';
 import { pageChecksum } from '../core/pageChecksum';
 import { pglzCompress, pglzDecompress } from '../core/pglz';
+import { deflatePage, inflatePage, pageDeflateIsWasm, zlibDeflatePage } from '../activities/threads/pageZlib';
 
 const BLCKSZ = 8192;
 
@@ -115,6 +116,7 @@ function main(): void {
   const s = args.seconds;
   const pakoOut = pages.map((p) => pako.deflate(p, { level: 1 }));
   const zlibOut = pages.map((p) => zlib.deflateSync(p, { level: 1 }));
+  const pageOut = pages.map((p) => { const z = deflatePage(p, 1); return z && Buffer.from(z); });
   // As the backup stores pages: compressed only when smaller, else raw.
   const pglzOut = pages.map((p) => pglzCompress(p));
   const rows: Row[] = [
@@ -122,6 +124,10 @@ function main(): void {
     measure('node:zlib deflateSync level 1', pages, s, (p) => zlib.deflateSync(p, { level: 1 }).length),
     measure('pako inflate', pages, s, (_p, i) => void pako.inflate(pakoOut[i])),
     measure('node:zlib inflateSync', pages, s, (_p, i) => void zlib.inflateSync(zlibOut[i])),
+    // What a backup and a validation run: one reused context per thread, or the WebAssembly deflate.
+    measure(`page deflate level 1 (${pageDeflateIsWasm ? 'core/pageDeflate.c, WebAssembly' : 'node:zlib, reused context'})`, pages, s, (p) => deflatePage(p, 1)?.length ?? BLCKSZ),
+    measure('page deflate level 1 (node:zlib, reused context)', pages, s, (p) => zlibDeflatePage(p, 1)?.length ?? BLCKSZ),
+    measure('page inflate (node:zlib, reused context)', pages, s, (_p, i) => void (pageOut[i] ? inflatePage(pageOut[i]!) : undefined)),
     measure('pglz compress (core/pglz)', pages, s, (p) => pglzCompress(p)?.length ?? BLCKSZ),
     measure('pglz decompress (core/pglz)', pages, s, (_p, i) => void (pglzOut[i] ? pglzDecompress(pglzOut[i]!, BLCKSZ) : undefined)),
     measure('pageChecksum (core/pageChecksum)', pages, s, (p, i) => void pageChecksum(p, 0, i)),

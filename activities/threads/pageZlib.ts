@@ -109,7 +109,11 @@ export const pageDeflateIsWasm = fastDeflate !== null;
  * of a buffer the next call reuses: copy it before compressing another page.
  */
 export function deflatePage(page: Buffer, level: number): Buffer | null {
-  if (level === 1 && fastDeflate) return fastDeflate(page);
+  return level === 1 && fastDeflate ? fastDeflate(page) : zlibDeflatePage(page, level);
+}
+
+/** deflatePage by Node's zlib whatever the level (the other levels; bench/codecs.ts compares). */
+export function zlibDeflatePage(page: Buffer, level: number): Buffer | null {
   if (!pageZlibReused) {
     const z = zlib.deflateSync(page, { level, windowBits: PAGE_WINDOW_BITS });
     return z.length < BLCKSZ ? z : null;

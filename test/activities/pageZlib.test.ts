@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as zlib from 'node:zlib';
-import { deflatePage, inflatePage, pageZlibReused } from '../../activities/threads/pageZlib';
+import { deflatePage, inflatePage, pageDeflateIsWasm, pageZlibReused, zlibDeflatePage } from '../../activities/threads/pageZlib';
 
 const BLCKSZ = 8192;
 
@@ -11,8 +11,9 @@ function page(seed: number, entropy: number): Buffer {
   return p;
 }
 
-it('reuses zlib contexts on this Node', () => {
+it('reuses zlib contexts on this Node, and deflates level 1 in WebAssembly', () => {
   expect(pageZlibReused).toBe(true);
+  expect(pageDeflateIsWasm).toBe(true);
 });
 
 it('deflates pages into standard zlib streams that inflate back, page after page, at any level', () => {
@@ -26,6 +27,15 @@ it('deflates pages into standard zlib streams that inflate back, page after page
       expect(inflatePage(Buffer.from(z!)).equals(p)).toBe(true);
     }
   }
+});
+
+it('deflates level 1 with zlib too (where WebAssembly is missing)', () => {
+  for (let k = 0; k < 20; k++) {
+    const p = page(k, k % 12);
+    const z = zlibDeflatePage(p, 1);
+    expect(zlib.inflateSync(z!).equals(p)).toBe(true);
+  }
+  expect(zlibDeflatePage(randomBytes(BLCKSZ), 1)).toBeNull();
 });
 
 it('gives null for a page deflate cannot make smaller', () => {
