@@ -125,7 +125,7 @@ function main(): void {
     measure('pako inflate', pages, s, (_p, i) => void pako.inflate(pakoOut[i])),
     measure('node:zlib inflateSync', pages, s, (_p, i) => void zlib.inflateSync(zlibOut[i])),
     // What a backup and a validation run: one reused context per thread, or the WebAssembly deflate.
-    measure(`page deflate level 1 (${pageDeflateIsWasm ? 'core/pageDeflate.c, WebAssembly' : 'node:zlib, reused context'})`, pages, s, (p) => deflatePage(p, 1)?.length ?? BLCKSZ),
+    measure(`page deflate level 1 (${pageDeflateIsWasm() ? 'core/pageDeflate.c, WebAssembly' : 'node:zlib, reused context'})`, pages, s, (p) => deflatePage(p, 1)?.length ?? BLCKSZ),
     measure('page deflate level 1 (node:zlib, reused context)', pages, s, (p) => zlibDeflatePage(p, 1)?.length ?? BLCKSZ),
     measure('page inflate (node:zlib, reused context)', pages, s, (_p, i) => void (pageOut[i] ? inflatePage(pageOut[i]!) : undefined)),
     measure('pglz compress (core/pglz)', pages, s, (p) => pglzCompress(p)?.length ?? BLCKSZ),

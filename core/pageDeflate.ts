@@ -9,23 +9,19 @@ import { instantiateWasm } from './wasm';
 const MAX_INPUT = 8192;
 
 /**
- * deflate(page): the zlib stream, or null when it would not be smaller than the page. The result
+ * A deflate(page): the zlib stream, or null when it would not be smaller than the page. The result
  * is a view of the module's memory, which the next call overwrites: copy it before the next page.
- * Null itself where the engine lacks WebAssembly SIMD.
+ * Throws where the engine lacks WebAssembly SIMD.
  */
-export const wasmPageDeflate = ((): ((page: Uint8Array) => Buffer | null) | null => {
-  try {
-    const { exports, memory } = instantiateWasm(PAGE_DEFLATE_WASM);
-    const deflate = exports.page_deflate as (n: number) => number;
-    const input = (exports.page_in as () => number)();
-    const output = (exports.page_out as () => number)();
-    return (page) => {
-      if (page.length > MAX_INPUT) throw new RangeError(`a page is at most ${MAX_INPUT} bytes, not ${page.length}`);
-      memory.set(page, input);
-      const n = deflate(page.length);
-      return n < 0 ? null : memory.subarray(output, output + n);
-    };
-  } catch {
-    return null;
-  }
-})();
+export function createWasmPageDeflate(): (page: Uint8Array) => Buffer | null {
+  const { exports, memory } = instantiateWasm(PAGE_DEFLATE_WASM);
+  const deflate = exports.page_deflate as (n: number) => number;
+  const input = (exports.page_in as () => number)();
+  const output = (exports.page_out as () => number)();
+  return (page) => {
+    if (page.length > MAX_INPUT) throw new RangeError(`a page is at most ${MAX_INPUT} bytes, not ${page.length}`);
+    memory.set(page, input);
+    const n = deflate(page.length);
+    return n < 0 ? null : memory.subarray(output, output + n);
+  };
+}

@@ -14,7 +14,7 @@
  * release changes it, the self-test below fails and the public calls are used instead.
  */
 import * as zlib from 'node:zlib';
-import { wasmPageDeflate } from '../../core/pageDeflate';
+import { createWasmPageDeflate } from '../../core/pageDeflate';
 import { BLCKSZ } from '../../core/types';
 
 interface NativeZlib {
@@ -86,30 +86,39 @@ function selfTestPages(): Buffer[] {
   return [Buffer.alloc(BLCKSZ), tuples, mixed];
 }
 
-/** The WebAssembly deflate, if every test page comes back from zlib's inflate as it went in. */
-const fastDeflate = (() => {
-  const deflate = wasmPageDeflate;
-  if (!deflate) return null;
+/**
+ * The WebAssembly deflate, if every test page comes back from zlib's inflate as it went in; made
+ * on first use, so that a thread that never compresses does not pay for it.
+ */
+let fastDeflate: ((page: Uint8Array) => Buffer | null) | null | undefined;
+
+function wasmDeflate(): ((page: Uint8Array) => Buffer | null) | null {
+  if (fastDeflate !== undefined) return fastDeflate;
+  fastDeflate = null;
   try {
-    for (const page of selfTestPages()) {
+    const deflate = createWasmPageDeflate();
+    if (selfTestPages().every((page) => {
       const z = deflate(page);
-      if (z === null || !zlib.inflateSync(z).equals(page)) return null;
-    }
-    return deflate;
+      return z !== null && zlib.inflateSync(z).equals(page);
+    })) fastDeflate = deflate;
   } catch {
-    return null;
+    // No WebAssembly SIMD here: zlib it is.
   }
-})();
+  return fastDeflate;
+}
 
 /** Whether level 1 deflates in WebAssembly here. */
-export const pageDeflateIsWasm = fastDeflate !== null;
+export function pageDeflateIsWasm(): boolean {
+  return wasmDeflate() !== null;
+}
 
 /**
  * The page deflated, or null when that does not make it smaller than a page. The result is a view
  * of a buffer the next call reuses: copy it before compressing another page.
  */
 export function deflatePage(page: Buffer, level: number): Buffer | null {
-  return level === 1 && fastDeflate ? fastDeflate(page) : zlibDeflatePage(page, level);
+  const fast = level === 1 ? wasmDeflate() : null;
+  return fast ? fast(page) : zlibDeflatePage(page, level);
 }
 
 /** deflatePage by Node's zlib whatever the level (the other levels; bench/codecs.ts compares). */
