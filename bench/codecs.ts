@@ -138,8 +138,9 @@ function main(): void {
   const source = args.dir ? `${args.dir} (relation files)` : 'generated pgbench_accounts-like pages';
   console.log(`${pages.length} pages of 8 KiB (${(pages.length * BLCKSZ / 1048576).toFixed(1)} MB) from ${source}; node ${process.version}, one thread`);
   console.log('');
-  console.log(`${'codec'.padEnd(36)} ${'MB/s'.padStart(9)}  ${'stored/raw'.padStart(10)}`);
-  for (const r of rows) console.log(`${r.name.padEnd(36)} ${r.mbPerSec.toFixed(1).padStart(9)}  ${r.ratio === undefined ? '' : r.ratio.toFixed(3).padStart(10)}`);
+  const width = Math.max(...rows.map((r) => r.name.length));
+  console.log(`${'codec'.padEnd(width)} ${'MB/s'.padStart(9)}  ${'stored/raw'.padStart(10)}`);
+  for (const r of rows) console.log(`${r.name.padEnd(width)} ${r.mbPerSec.toFixed(1).padStart(9)}  ${r.ratio === undefined ? '' : r.ratio.toFixed(3).padStart(10)}`);
 }
 
 main();
