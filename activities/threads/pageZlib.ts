@@ -133,12 +133,34 @@ export function zlibDeflatePage(page: Buffer, level: number): Buffer | null {
   return n !== null && n < BLCKSZ ? deflated.subarray(0, n) : null;
 }
 
-/** A stored page inflated: a new buffer of BLCKSZ bytes. Throws when it is not a zlib page. */
+/*
+ * Inflated pages are cut from slabs of 64: one allocation per page (above Node's pool size) cost
+ * more than the inflate of a table page. Each page has its own bytes, never handed out again;
+ * a slab is freed once none of its pages is referenced (callers copy or check a page and drop it).
+ * The stride keeps pages 8-byte aligned, as the page checksum reads them in words.
+ */
+const SLAB_STRIDE = BLCKSZ + 8;
+const SLAB_PAGES = 64;
+let slab = Buffer.alloc(0);
+let slabAt = 0;
+
+/** BLCKSZ + 1 bytes no other call will write. */
+function freshPageBuffer(): Buffer {
+  if (slabAt + SLAB_STRIDE > slab.length) {
+    slab = Buffer.allocUnsafe(SLAB_STRIDE * SLAB_PAGES);
+    slabAt = 0;
+  }
+  const out = slab.subarray(slabAt, slabAt + BLCKSZ + 1);
+  slabAt += SLAB_STRIDE;
+  return out;
+}
+
+/** A stored page inflated: BLCKSZ bytes of its own. Throws when it is not a zlib page. */
 export function inflatePage(payload: Buffer): Buffer {
   if (pageZlibReused) {
     inflater ??= new Context(zlib.createInflate());
     // One byte more than a page: a page that fills it exactly has ended; more would not fit.
-    const out = Buffer.allocUnsafe(BLCKSZ + 1);
+    const out = freshPageBuffer();
     if (inflater.run(payload, out) === BLCKSZ) return out.subarray(0, BLCKSZ);
   }
   // The public call, for its error message (or when the reused context is not available).

@@ -38,6 +38,17 @@ it('deflates level 1 with zlib too (where WebAssembly is missing)', () => {
   expect(zlibDeflatePage(randomBytes(BLCKSZ), 1)).toBeNull();
 });
 
+it('gives every inflated page bytes of its own, 8-byte aligned, across many pages', () => {
+  const pages = Array.from({ length: 200 }, (_, k) => page(k, k % 9));
+  const stored = pages.map((p) => Buffer.from(deflatePage(p, 1)!));
+  const back = stored.map((z) => inflatePage(z));
+  back.forEach((b, k) => {
+    expect(b.length).toBe(BLCKSZ);
+    expect(b.byteOffset % 8).toBe(0);
+    expect(b.equals(pages[k])).toBe(true);
+  });
+});
+
 it('gives null for a page deflate cannot make smaller', () => {
   expect(deflatePage(randomBytes(BLCKSZ), 1)).toBeNull();
 });
