@@ -136,9 +136,9 @@ export function zlibDeflatePage(page: Buffer, level: number): Buffer | null {
 /*
  * Inflated pages are cut from slabs of 64: an allocation per page (above Node's pool size, so an
  * ArrayBuffer of its own) cost 4 us, a third of the inflate of a table page. Each page has its own
- * bytes, never handed out again;
- * a slab is freed once none of its pages is referenced (callers copy or check a page and drop it).
- * The stride keeps pages 8-byte aligned, as the page checksum reads them in words.
+ * bytes, never handed out again; a slab is freed once none of its pages is referenced (callers
+ * copy or check a page and drop it). The stride keeps pages 8-byte aligned, as the page checksum
+ * reads them in words.
  */
 const SLAB_STRIDE = BLCKSZ + 8;
 const SLAB_PAGES = 64;
