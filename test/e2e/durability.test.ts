@@ -223,7 +223,14 @@ describe('durability', () => {
       return !!backupDir;
     });
     const removedAt = Date.now();
-    fs.rmSync(backupDir!, { recursive: true, force: true });
+    try {
+      // The backup writes into the directory meanwhile: a file it creates between rm's unlinks and
+      // its rmdir makes ENOTEMPTY, which rm retries.
+      fs.rmSync(backupDir!, { recursive: true, force: true, maxRetries: 20, retryDelay: 5 });
+    } catch (e) {
+      cli.child.kill('SIGKILL'); // else the backup runs on and the next tests find it running
+      throw e;
+    }
     const code = await cli.done;
     if (code !== 1) throw new Error(`backup ended with ${code}:\n${cli.out()}`);
     expect(cli.out()).toMatch(/ERROR: Backup \w+ failed: .*"[^"]+" was removed or changed while the backup ran; run the backup again/);
