@@ -4,9 +4,8 @@
  * caller (activities/threads/pageZlib.ts) checks it against zlib's inflate before using it.
  */
 import { PAGE_DEFLATE_WASM } from './pageDeflateWasm';
+import { BLCKSZ } from './types';
 import { instantiateWasm } from './wasm';
-
-const MAX_INPUT = 8192;
 
 /**
  * A deflate(page): the zlib stream, or null when it would not be smaller than the page. The result
@@ -19,7 +18,7 @@ export function createWasmPageDeflate(): (page: Uint8Array) => Buffer | null {
   const input = (exports.page_in as () => number)();
   const output = (exports.page_out as () => number)();
   return (page) => {
-    if (page.length > MAX_INPUT) throw new RangeError(`a page is at most ${MAX_INPUT} bytes, not ${page.length}`);
+    if (page.length > BLCKSZ) throw new RangeError(`a page is at most ${BLCKSZ} bytes, not ${page.length}`);
     memory.set(page, input);
     const n = deflate(page.length);
     return n < 0 ? null : memory.subarray(output, output + n);
