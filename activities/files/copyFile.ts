@@ -14,7 +14,7 @@ import { PAGE_HEADER2_SIZE, PAGE_HEADER_SIZE, PageHeaderMapBuilder, writePageHea
 import { pglzCompress } from '../../core/pglz';
 import { pageChecksum, relationBlockNumber, verifyPage } from '../../core/pageChecksum';
 import { BLCKSZ, type CompressAlg } from '../../core/types';
-import { DIRECT_IO_MAX, FdFile } from '../threads/fdFile';
+import { SMALL_FILE_MAX, FdFile } from '../threads/fdFile';
 import { claimIdentitySync, type ClaimCheck } from '../claimIdentity';
 import type { JobContext } from '../threads/jobs';
 import { deflatePage } from '../threads/pageZlib';
@@ -57,7 +57,7 @@ function openSource(src: string): { file: FdFile; size: number } | null {
 /** The temp file beside the source opened for it; the source is closed when this fails. */
 async function openTarget(tmp: string, source: { file: FdFile; size: number }): Promise<FdFile> {
   try {
-    return FdFile.openWrite(tmp, source.size <= DIRECT_IO_MAX);
+    return FdFile.openWrite(tmp, source.size <= SMALL_FILE_MAX);
   } catch (e) {
     await source.file.close();
     throw e;
@@ -156,7 +156,7 @@ export async function copyPages(a: { src: string; tmp: string; segno: number; op
   const inFh = source.file;
   let outFh: FdFile;
   try {
-    outFh = range?.shared ? FdFile.openExisting(tmp) : FdFile.openWrite(tmp, source.size <= DIRECT_IO_MAX);
+    outFh = range?.shared ? FdFile.openExisting(tmp) : FdFile.openWrite(tmp, source.size <= SMALL_FILE_MAX);
   } catch (e) {
     await inFh.close();
     throw e;

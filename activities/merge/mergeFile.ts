@@ -9,14 +9,14 @@ import { CancelledFailure } from '@temporalio/common';
 import { BLCKSZ } from '../../core/types';
 import { copyDataFile, type Copied, type DataFileOptions } from '../files/copyFile';
 import { writeChainPages, type StoredCopy } from '../restore/restoreChain';
-import { DIRECT_IO_MAX, FdFile } from '../threads/fdFile';
+import { SMALL_FILE_MAX, FdFile } from '../threads/fdFile';
 import type { JobContext } from '../threads/jobs';
 
 export async function mergeDataFile(
   a: { copies: StoredCopy[]; nBlocks: number; segno: number; plain: string; tmp: string; opts: DataFileOptions },
   ctx: JobContext,
 ): Promise<Copied> {
-  const out = FdFile.openWrite(a.plain, a.nBlocks * BLCKSZ <= DIRECT_IO_MAX);
+  const out = FdFile.openWrite(a.plain, a.nBlocks * BLCKSZ <= SMALL_FILE_MAX);
   try {
     await writeChainPages(out, a.copies, a.nBlocks, ctx.scratch, (n) => {
       if (ctx.cancelled()) throw new CancelledFailure('cancelled');

@@ -11,7 +11,7 @@ import { PageRecordSplitter } from '../../core/dataFileFormat';
 import { BLCKSZ } from '../../core/types';
 import type { JobContext } from '../threads/jobs';
 import type { Scratch } from '../threads/scratch';
-import { DIRECT_IO_MAX, FdFile } from '../threads/fdFile';
+import { SMALL_FILE_MAX, FdFile } from '../threads/fdFile';
 import { SyncBehind } from '../threads/syncBehind';
 import { PageRun } from './pageRun';
 import { readBackupFile } from './restoreFile';
@@ -34,17 +34,22 @@ export async function writeChainPages(out: FdFile, copies: StoredCopy[], nBlocks
     if (left === 0) break;
     const splitter = new PageRecordSplitter(file);
     const writer = new PageRun(out, behind, scratch, nBlocks);
-    const got = await readBackupFile(file, async (chunk) => {
-      for (const rec of splitter.push(chunk)) {
-        if (rec.block >= nBlocks || done[rec.block]) continue;
-        await writer.add(rec.block, pageFromRecord(rec, entry.compressAlg, file));
-        done[rec.block] = 1;
-        left--;
-      }
-      onBytes(chunk.length);
-    }, readBuffers(scratch, entry.size));
-    splitter.end();
-    await writer.flush();
+    let got: { size: number; crc: number };
+    try {
+      got = await readBackupFile(file, async (chunk) => {
+        for (const rec of splitter.push(chunk)) {
+          if (rec.block >= nBlocks || done[rec.block]) continue;
+          await writer.add(rec.block, pageFromRecord(rec, entry.compressAlg, file));
+          done[rec.block] = 1;
+          left--;
+        }
+        onBytes(chunk.length);
+      }, readBuffers(scratch, entry.size));
+      splitter.end();
+      await writer.finish();
+    } finally {
+      await writer.settle(); // a write in flight ends before the caller closes the file
+    }
     const problem = fileVerdict(file, entry, got.size, got.crc, null);
     if (problem) throw backupCorrupt(problem);
   }
@@ -59,7 +64,9 @@ export async function restoreChainFile(
     if (ctx.cancelled()) throw new CancelledFailure('cancelled');
     ctx.progress(n);
   };
-  const out = FdFile.openWrite(a.tmp, a.nBlocks * BLCKSZ <= DIRECT_IO_MAX);
+  const bytes = a.nBlocks * BLCKSZ;
+  // Whole pages: a large file is written uncached (fdFile.ts).
+  const out = bytes > SMALL_FILE_MAX ? FdFile.openWriteUncached(a.tmp) : FdFile.openWrite(a.tmp, true);
   const behind = new SyncBehind(out, a.sync);
   try {
     // Blocks no copy holds stay zeros, as in a FULL restore's holes.

@@ -8,7 +8,7 @@ import type { FileEntry } from '../../core/backupContent';
 import { PageRecordSplitter } from '../../core/dataFileFormat';
 import { BLCKSZ, type CompressAlg } from '../../core/types';
 import type { JobContext } from '../threads/jobs';
-import { DIRECT_IO_MAX, FdFile } from '../threads/fdFile';
+import { SMALL_FILE_MAX, FdFile } from '../threads/fdFile';
 import { SyncBehind } from '../threads/syncBehind';
 import { PageRun } from './pageRun';
 import { parsePgControl, verifyPgControlCrc } from '../../core/pgControl';
@@ -33,7 +33,9 @@ export async function restoreFile(a: { backupDir: string; entry: FileEntry; targ
     ctx.progress(n);
   };
   const src = storedPath(backupDir, e);
-  const out = FdFile.openWrite(tmp, (e.isDatafile ? (e.nBlocks ?? 0) * BLCKSZ : e.size) <= DIRECT_IO_MAX);
+  const bytes = e.isDatafile ? (e.nBlocks ?? 0) * BLCKSZ : e.size;
+  // A large data file is written in whole pages, uncached (fdFile.ts); everything else through the cache.
+  const out = e.isDatafile && bytes > SMALL_FILE_MAX ? FdFile.openWriteUncached(tmp) : FdFile.openWrite(tmp, bytes <= SMALL_FILE_MAX);
   const behind = new SyncBehind(out, sync);
   try {
     if (e.isDatafile) {
@@ -103,8 +105,9 @@ export async function restoreRange(
   a: { src: string; tmp: string; start: number; end: number; compressAlg: CompressAlg; nBlocks: number; segno: number; check?: RestoreChecks },
   ctx: JobContext,
 ): Promise<{ size: number; crc: number; pageError: string | null }> {
-  // The file is flushed as a whole, as its pieces write it (restorePieces.ts).
-  const out = FdFile.openExisting(a.tmp);
+  // The file is flushed as a whole, as its pieces write it (restorePieces.ts). A file large enough
+  // for pieces is written uncached (fdFile.ts).
+  const out = FdFile.openExisting(a.tmp, true);
   try {
     return await writeStoredPages(a.src, out, null, a, ctx, readBuffers(ctx.scratch, a.end - a.start), { start: a.start, end: a.end });
   } catch (err) {
@@ -130,16 +133,20 @@ async function writeStoredPages(
   const splitter = new PageRecordSplitter(src, range?.start ?? 0);
   const pages = new PageRun(out, behind, ctx.scratch, f.nBlocks);
   let pageError: string | null = null;
-  const got = await readBackupFile(src, async (chunk) => {
-    if (ctx.cancelled()) throw new CancelledFailure('cancelled');
-    for (const rec of splitter.push(chunk)) {
-      const page = pageFromRecord(rec, f.compressAlg, src);
-      if (f.check?.pages && !pageError) pageError = pageProblem(src, f.segno, rec.block, page, f.check.checksums);
-      await pages.add(rec.block, page);
-    }
-    ctx.progress(chunk.length);
-  }, bufs, range);
-  splitter.end();
-  await pages.flush();
-  return { ...got, pageError };
+  try {
+    const got = await readBackupFile(src, async (chunk) => {
+      if (ctx.cancelled()) throw new CancelledFailure('cancelled');
+      for (const rec of splitter.push(chunk)) {
+        const page = pageFromRecord(rec, f.compressAlg, src);
+        if (f.check?.pages && !pageError) pageError = pageProblem(src, f.segno, rec.block, page, f.check.checksums);
+        await pages.add(rec.block, page);
+      }
+      ctx.progress(chunk.length);
+    }, bufs, range);
+    splitter.end();
+    await pages.finish();
+    return { ...got, pageError };
+  } finally {
+    await pages.settle(); // a write in flight ends before the caller closes the file
+  }
 }

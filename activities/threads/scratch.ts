@@ -5,10 +5,15 @@
  * files) is memory the garbage collector returns late; kept ones cost a few MiB per slot.
  */
 import { BLCKSZ } from '../../core/types';
+import { UNCACHED_ALIGN } from './fdFile';
 
-const buffers = new Map<string, Buffer>();
+// The lib this project compiles against has no WebAssembly types; Node has the API.
+declare const WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } };
 
-export type Scratch = (name: string, size: number) => Buffer;
+const buffers = new Map<string, { buf: Buffer; aligned: boolean }>();
+
+/** `aligned`: the buffer starts at a page boundary, as uncached writes need (fdFile.ts). */
+export type Scratch = (name: string, size: number, aligned?: boolean) => Buffer;
 
 /**
  * A read chunk for a file of `size` bytes: 1 MiB, or the whole file and one byte when it is smaller
@@ -24,10 +29,34 @@ export function chunkBytes(size: number): number {
  * jobs it ran.
  */
 export function slotScratch(slot: number): Scratch {
-  return (name, size) => {
+  return (name, size, aligned = false) => {
     const key = `${slot}:${name}`;
     let b = buffers.get(key);
-    if (!b || b.length < size) buffers.set(key, (b = Buffer.allocUnsafe(size)));
-    return b;
+    if (!b || b.buf.length < size || (aligned && !b.aligned)) {
+      buffers.set(key, (b = { buf: aligned ? alignedBuffer(size) : Buffer.allocUnsafe(size), aligned }));
+    }
+    return b.buf;
   };
+}
+
+/*
+ * Node's Buffers have no alignment to speak of; a WebAssembly memory is mapped at a page boundary.
+ * Aligned buffers are cut from such memories, 8 MiB at a time: a thread asks for a few (a pair of
+ * run buffers per slot that writes uncached) and keeps them, so the arena never needs to grow, which
+ * a WebAssembly memory could only do by moving away from every view of it.
+ */
+const ARENA_BYTES = 8 << 20;
+const WASM_PAGE = 65536;
+let arena: ArrayBuffer | null = null;
+let arenaUsed = 0;
+
+export function alignedBuffer(size: number): Buffer {
+  const span = Math.ceil(size / UNCACHED_ALIGN) * UNCACHED_ALIGN;
+  if (!arena || arenaUsed + span > arena.byteLength) {
+    arena = new WebAssembly.Memory({ initial: Math.ceil(Math.max(ARENA_BYTES, span) / WASM_PAGE) }).buffer;
+    arenaUsed = 0;
+  }
+  const buf = Buffer.from(arena, arenaUsed, size);
+  arenaUsed += span;
+  return buf;
 }
