@@ -39,7 +39,7 @@ export async function writeChainPages(out: FdFile, copies: StoredCopy[], nBlocks
       got = await readBackupFile(file, async (chunk) => {
         for (const rec of splitter.push(chunk)) {
           if (rec.block >= nBlocks || done[rec.block]) continue;
-          await writer.add(rec.block, pageFromRecord(rec, entry.compressAlg, file));
+          await writer.add(rec.block, pageFromRecord(rec, entry.compressAlg, file, scratch));
           done[rec.block] = 1;
           left--;
         }

@@ -137,7 +137,7 @@ async function writeStoredPages(
     const got = await readBackupFile(src, async (chunk) => {
       if (ctx.cancelled()) throw new CancelledFailure('cancelled');
       for (const rec of splitter.push(chunk)) {
-        const page = pageFromRecord(rec, f.compressAlg, src);
+        const page = pageFromRecord(rec, f.compressAlg, src, ctx.scratch);
         if (f.check?.pages && !pageError) pageError = pageProblem(src, f.segno, rec.block, page, f.check.checksums);
         await pages.add(rec.block, page);
       }

@@ -54,11 +54,14 @@ export function storedPath(backupDir: string, e: FileEntry): string {
     : path.join(catalogPaths.externalDir(backupDir, e.externalDirNum), e.path);
 }
 
-/** Decompresses one stored page (spec §5.2): raw when its size is BLCKSZ. */
-export function pageFromRecord(p: StoredPage, alg: CompressAlg, file: string): Buffer {
+/**
+ * Decompresses one stored page (spec §5.2): raw when its size is BLCKSZ. The page may be a view of
+ * the slot's scratch 'page' buffer, which the job's next page overwrites: check or copy it first.
+ */
+export function pageFromRecord(p: StoredPage, alg: CompressAlg, file: string, scratch: Scratch): Buffer {
   if (p.compressedSize === BLCKSZ) return p.payload;
   try {
-    const page = alg === 'pglz' ? Buffer.from(pglzDecompress(p.payload, BLCKSZ)) : inflatePage(p.payload);
+    const page = alg === 'pglz' ? Buffer.from(pglzDecompress(p.payload, BLCKSZ)) : inflatePage(p.payload, scratch('page', BLCKSZ + 1));
     if (page.length !== BLCKSZ) throw new Error(`decompressed to ${page.length} bytes`);
     return page;
   } catch (e) {
@@ -184,7 +187,7 @@ export async function checkStoredBytes(
       if (!splitter || pageError) return;
       for (const rec of splitter.push(chunk)) {
         if (!blockValidation) continue;
-        pageError = pageProblem(file, e.segno ?? 0, rec.block, pageFromRecord(rec, e.compressAlg, file), checksums);
+        pageError = pageProblem(file, e.segno ?? 0, rec.block, pageFromRecord(rec, e.compressAlg, file, scratch), checksums);
         if (pageError) break;
       }
     }, readBuffers(scratch, range ? range.end - range.start : e.size), range);

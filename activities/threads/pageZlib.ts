@@ -133,36 +133,19 @@ export function zlibDeflatePage(page: Buffer, level: number): Buffer | null {
   return n !== null && n < BLCKSZ ? deflated.subarray(0, n) : null;
 }
 
-/*
- * Inflated pages are cut from slabs of 64: an allocation per page (above Node's pool size, so an
- * ArrayBuffer of its own) cost 4 us, a third of the inflate of a table page. Each page has its own
- * bytes, never handed out again; a slab is freed once none of its pages is referenced (callers
- * copy or check a page and drop it). The stride keeps pages 8-byte aligned, as the page checksum
- * reads them in words.
+/**
+ * A stored page inflated into `into` (at least BLCKSZ + 1 bytes: a page that fills BLCKSZ exactly
+ * has ended, more would not fit); the page is a view of it, or of a buffer of its own on the
+ * fallback path. Throws when it is not a zlib page.
+ *
+ * The caller owns `into` (a job slot's scratch): a buffer per page cost more than the allocation
+ * (4 µs, a third of a table page's inflate): 1.5 GB of them in a scale-100 zlib restore, garbage
+ * as soon as the page was checked or copied, held the process's peak tens of MB higher.
  */
-const SLAB_STRIDE = BLCKSZ + 8;
-const SLAB_PAGES = 64;
-let slab = Buffer.alloc(0);
-let slabAt = 0;
-
-/** BLCKSZ + 1 bytes no other call will write. */
-function freshPageBuffer(): Buffer {
-  if (slabAt + SLAB_STRIDE > slab.length) {
-    slab = Buffer.allocUnsafe(SLAB_STRIDE * SLAB_PAGES);
-    slabAt = 0;
-  }
-  const out = slab.subarray(slabAt, slabAt + BLCKSZ + 1);
-  slabAt += SLAB_STRIDE;
-  return out;
-}
-
-/** A stored page inflated: BLCKSZ bytes of its own. Throws when it is not a zlib page. */
-export function inflatePage(payload: Buffer): Buffer {
+export function inflatePage(payload: Buffer, into: Buffer): Buffer {
   if (pageZlibReused) {
     inflater ??= new Context(zlib.createInflate());
-    // One byte more than a page: a page that fills it exactly has ended; more would not fit.
-    const out = freshPageBuffer();
-    if (inflater.run(payload, out) === BLCKSZ) return out.subarray(0, BLCKSZ);
+    if (inflater.run(payload, into.subarray(0, BLCKSZ + 1)) === BLCKSZ) return into.subarray(0, BLCKSZ);
   }
   // The public call, for its error message (or when the reused context is not available).
   const page = zlib.inflateSync(payload);
