@@ -71,30 +71,26 @@ export class FdFile {
 
   /**
    * Creates or truncates a large file for aligned writes of whole pages, uncached where the
-   * filesystem allows it (O_DIRECT); cached where it does not (tmpfs on older kernels refuses it).
+   * filesystem allows it (O_DIRECT); cached where it does not (tmpfs before Linux 6.6 refuses it).
    */
   static openWriteUncached(path: string, mode = 0o600): FdFile {
-    const fd = fs.openSync(path, 'w', mode);
-    return FdFile.uncachedOrNot(path, fd);
+    const { O_WRONLY, O_CREAT, O_TRUNC } = fs.constants;
+    return FdFile.uncachedOrNot(path, O_WRONLY | O_CREAT | O_TRUNC, mode) ?? FdFile.openWrite(path, false, mode);
   }
 
   /** Opens a file that others write too (pieces of one file), without truncating it; see openWriteUncached. */
   static openExisting(path: string, uncached = false): FdFile {
-    const fd = fs.openSync(path, 'r+');
-    return uncached ? FdFile.uncachedOrNot(path, fd) : new FdFile(fd, false);
+    return (uncached ? FdFile.uncachedOrNot(path, fs.constants.O_RDWR) : null) ?? new FdFile(fs.openSync(path, 'r+'), false);
   }
 
-  /** `fd`, or a second descriptor of `path` with O_DIRECT in its place when one opens. */
-  private static uncachedOrNot(path: string, fd: number): FdFile {
-    let direct: number;
-    if (!fs.constants.O_DIRECT) return new FdFile(fd, false);
+  /** `path` opened with O_DIRECT, or null where that is refused (the caller opens it cached: any real error shows there). */
+  private static uncachedOrNot(path: string, flags: number, mode?: number): FdFile | null {
+    if (!fs.constants.O_DIRECT) return null;
     try {
-      direct = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_DIRECT);
+      return new FdFile(fs.openSync(path, flags | fs.constants.O_DIRECT, mode), false, path);
     } catch {
-      return new FdFile(fd, false);
+      return null;
     }
-    fs.closeSync(fd);
-    return new FdFile(direct, false, path);
   }
 
   size(): number {

@@ -138,9 +138,9 @@ export function zlibDeflatePage(page: Buffer, level: number): Buffer | null {
  * has ended, more would not fit); the page is a view of it, or of a buffer of its own on the
  * fallback path. Throws when it is not a zlib page.
  *
- * The caller owns `into` (a job slot's scratch): a buffer per page cost more than the allocation
- * (4 µs, a third of a table page's inflate): 1.5 GB of them in a scale-100 zlib restore, garbage
- * as soon as the page was checked or copied, held the process's peak tens of MB higher.
+ * The caller owns `into` (a job slot's scratch page) and checks or copies the page before its next
+ * one. A fresh buffer per page cost 4 µs, a third of a table page's inflate, and in a scale-100
+ * zlib restore 1.5 GB of garbage that held the process's peak about 30 MB higher.
  */
 export function inflatePage(payload: Buffer, into: Buffer): Buffer {
   if (pageZlibReused) {

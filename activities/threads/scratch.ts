@@ -50,7 +50,7 @@ const WASM_PAGE = 65536;
 let arena: ArrayBuffer | null = null;
 let arenaUsed = 0;
 
-export function alignedBuffer(size: number): Buffer {
+function alignedBuffer(size: number): Buffer {
   const span = Math.ceil(size / UNCACHED_ALIGN) * UNCACHED_ALIGN;
   if (!arena || arenaUsed + span > arena.byteLength) {
     arena = new WebAssembly.Memory({ initial: Math.ceil(Math.max(ARENA_BYTES, span) / WASM_PAGE) }).buffer;
