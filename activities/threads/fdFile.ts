@@ -23,6 +23,14 @@ export const SMALL_FILE_MAX = 1 << 20;
  */
 export const UNCACHED_ALIGN = 4096;
 
+/**
+ * GS_PROBACKUP_UNCACHED_WRITES=0 (in the worker's environment) writes every file through the page
+ * cache: for a filesystem that takes O_DIRECT but does it badly, and to measure the difference.
+ */
+function uncachedWritesAllowed(env: Record<string, string | undefined>): boolean {
+  return env.GS_PROBACKUP_UNCACHED_WRITES !== '0';
+}
+
 function viaLibuv<T>(start: (cb: (err: NodeJS.ErrnoException | null, v: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => start((err, v) => (err ? reject(err) : resolve(v))));
 }
@@ -85,7 +93,7 @@ export class FdFile {
 
   /** `path` opened with O_DIRECT, or null where that is refused (the caller opens it cached: any real error shows there). */
   private static uncachedOrNot(path: string, flags: number, mode?: number): FdFile | null {
-    if (!fs.constants.O_DIRECT) return null;
+    if (!fs.constants.O_DIRECT || !uncachedWritesAllowed(process.env)) return null;
     try {
       return new FdFile(fs.openSync(path, flags | fs.constants.O_DIRECT, mode), false, path);
     } catch {

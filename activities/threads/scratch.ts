@@ -53,7 +53,13 @@ let arenaUsed = 0;
 function alignedBuffer(size: number): Buffer {
   const span = Math.ceil(size / UNCACHED_ALIGN) * UNCACHED_ALIGN;
   if (!arena || arenaUsed + span > arena.byteLength) {
-    arena = new WebAssembly.Memory({ initial: Math.ceil(Math.max(ARENA_BYTES, span) / WASM_PAGE) }).buffer;
+    try {
+      arena = new WebAssembly.Memory({ initial: Math.ceil(Math.max(ARENA_BYTES, span) / WASM_PAGE) }).buffer;
+    } catch {
+      // No room for one (a WebAssembly memory reserves gigabytes of address space: `ulimit -v`).
+      // An unaligned buffer: the file's first write is refused and the file goes through the cache.
+      return Buffer.allocUnsafe(size);
+    }
     arenaUsed = 0;
   }
   const buf = Buffer.from(arena, arenaUsed, size);

@@ -85,6 +85,28 @@ it('falls back to the page cache when an uncached write is refused, and loses no
   }
 });
 
+it('writes through the cache when GS_PROBACKUP_UNCACHED_WRITES=0', async () => {
+  const file = path.join(dir, 'cached');
+  process.env.GS_PROBACKUP_UNCACHED_WRITES = '0';
+  let out: FdFile;
+  try {
+    out = FdFile.openWriteUncached(file);
+  } finally {
+    delete process.env.GS_PROBACKUP_UNCACHED_WRITES;
+  }
+  try {
+    expect(out.uncached).toBe(false);
+    const pages = new Map(blocks(300).map((b) => [b, randomBytes(BLCKSZ)]));
+    await writePages(out, 2, blocks(300), pages);
+    expect(fs.readFileSync(file).subarray(0, BLCKSZ).equals(pages.get(0)!)).toBe(true);
+  } finally {
+    await out.close();
+  }
+  const again = FdFile.openWriteUncached(file); // the variable unset: uncached again where possible
+  expect(again.uncached).toBe(directSupported());
+  await again.close();
+});
+
 it('reports a failed write from finish(), with no write left in flight', async () => {
   const file = path.join(dir, 'readonly');
   fs.writeFileSync(file, '');
