@@ -50,7 +50,7 @@ export class FdFile {
   private constructor(
     private fd: number,
     /** Reads and writes are blocking system calls. */
-    private readonly direct: boolean,
+    private readonly blocking: boolean,
     /** Opened with O_DIRECT: writes must be aligned (UNCACHED_ALIGN). */
     private uncachedPath: string | null = null,
   ) {}
@@ -60,7 +60,7 @@ export class FdFile {
     return this.uncachedPath !== null;
   }
 
-  /** Opens for reading; a file of at most SMALL_FILE_MAX bytes is then read directly. */
+  /** Opens for reading; a file of at most SMALL_FILE_MAX bytes is then read with blocking calls. */
   static openRead(path: string): { file: FdFile; size: number } {
     const fd = fs.openSync(path, 'r');
     try {
@@ -106,7 +106,7 @@ export class FdFile {
   }
 
   read(buf: Buffer, off: number, len: number, pos: number | null): Promise<{ bytesRead: number }> {
-    if (this.direct) return now(() => ({ bytesRead: fs.readSync(this.fd, buf, off, len, pos) }));
+    if (this.blocking) return now(() => ({ bytesRead: fs.readSync(this.fd, buf, off, len, pos) }));
     return viaLibuv<number>((cb) => fs.read(this.fd, buf, off, len, pos, cb)).then((bytesRead) => ({ bytesRead }));
   }
 
@@ -115,7 +115,7 @@ export class FdFile {
     while (len > 0) {
       let n: number;
       try {
-        n = this.direct
+        n = this.blocking
           ? fs.writeSync(this.fd, buf, off, len, pos)
           : await viaLibuv<number>((cb) => fs.write(this.fd, buf, off, len, pos, cb));
       } catch (e) {
@@ -140,7 +140,7 @@ export class FdFile {
   }
 
   truncate(len: number): Promise<void> {
-    if (this.direct) return now(() => fs.ftruncateSync(this.fd, len));
+    if (this.blocking) return now(() => fs.ftruncateSync(this.fd, len));
     return viaLibuv<void>((cb) => fs.ftruncate(this.fd, len, cb));
   }
 
