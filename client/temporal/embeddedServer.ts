@@ -462,12 +462,24 @@ export function devServerArgs(p: { port: number; uiPort: number; db: string }): 
   ];
 }
 
-function logTail(file: string, lines = 15): string {
+/** What one start-up attempt wrote to the log: the bytes from `from` on. */
+function attemptOutput(file: string, from: number): string {
   try {
-    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    return fs.readFileSync(file).subarray(from).toString('utf8').trimEnd();
   } catch {
     return '';
   }
+}
+
+/**
+ * The end of an attempt's output for an error message, and the line that says what went wrong
+ * when the end does not hold it: a Go panic prints its message, then a stack longer than the tail.
+ */
+function failureSummary(output: string, lines = 15): string {
+  const all = output.split('\n');
+  const tail = all.slice(-lines);
+  const cause = all.slice(0, -lines).find((l) => /^(panic|fatal error|error):/i.test(l.trim()));
+  return (cause ? [cause, '...', ...tail] : tail).join('\n');
 }
 
 async function startServer(paths: EmbeddedServerPaths, env: Record<string, string | undefined>, timeoutMs: number): Promise<EmbeddedServerInfo> {
@@ -485,6 +497,7 @@ async function startServer(paths: EmbeddedServerPaths, env: Record<string, strin
     while (uiPort === port) uiPort = await freePort();
     const logFd = fs.openSync(paths.log, 'a', 0o600);
     fs.writeSync(logFd, `--- ${new Date().toISOString()} starting ${binary} (port ${port}, UI port ${uiPort}) for process ${process.pid}\n`);
+    const attemptFrom = fs.fstatSync(logFd).size;
     const child = spawn(binary, devServerArgs({ port, uiPort, db: paths.db }), {
       cwd: paths.dir,
       detached: true,
@@ -525,11 +538,13 @@ async function startServer(paths: EmbeddedServerPaths, env: Record<string, strin
       );
     }
     lastError = `${exited}`;
-    const tail = logTail(paths.log);
-    if (!/address already in use/i.test(tail)) {
+    // The whole attempt, not its tail: a port taken meanwhile makes the dev server panic, and the
+    // stack it prints pushes the "address already in use" out of any tail.
+    const output = attemptOutput(paths.log, attemptFrom);
+    if (!/address already in use/i.test(output)) {
       throw new CliError(
         `the embedded Temporal server "${binary}" exited during start-up (${lastError}); see its log "${paths.log}"` +
-          (tail ? `:\n${tail}` : ''),
+          (output ? `:\n${failureSummary(output)}` : ''),
       );
     }
   }

@@ -14,6 +14,7 @@ import {
   readServerInfo,
   stopEmbeddedServer,
 } from '../../client/temporal/embeddedServer';
+import { temporalCliPath } from '../../client/temporal/installPaths';
 import { isProcessAlive, processStartTime } from '../../client/temporal/processes';
 
 jest.setTimeout(120_000);
@@ -233,4 +234,38 @@ test('a server that does not start is reported with its log', async () => {
     /exited during start-up \(exit code 3\); see its log ".*server\.log"[\s\S]*simulated start-up failure/,
   );
   expect(liveUsers(embeddedServerPaths(catalog))).toEqual([]);
+});
+
+/** A script that prints a Go panic, its message followed by a stack of 40 frames, and exits 2. */
+function goPanic(message: string): string {
+  const frames = Array.from({ length: 40 }, (_, i) => `echo "main.frame${i}(...)" >&2; echo "\t/src/frame${i}.go:${i} +0x${i}" >&2`).join('\n');
+  return `echo "panic: ${message}" >&2\n${frames}\nexit 2`;
+}
+
+test('a port taken between our probe and the server\'s bind is retried, however long the panic it causes', async () => {
+  const catalog = tempCatalog();
+  const fake = path.join(catalog, 'fake-temporal');
+  const tries = path.join(catalog, 'tries');
+  // First start: the panic the dev server gives when one of its ports was taken meanwhile. Then the real one.
+  fs.writeFileSync(
+    fake,
+    `#!/bin/sh\necho x >> "${tries}"\nif [ "$(wc -l < "${tries}")" -eq 1 ]; then\n${goPanic('listen tcp 127.0.0.1:7243: bind: address already in use')}\nfi\nexec "${temporalCliPath(process.env)}" "$@"\n`,
+    { mode: 0o755 },
+  );
+  const lease = await acquireEmbeddedServer({ backupPath: catalog, role: 'cli', env: { ...process.env, TEMPORAL_CLI: fake } });
+  try {
+    expect(fs.readFileSync(tries, 'utf8').trim().split('\n')).toHaveLength(2);
+    expect(isProcessAlive(lease.server)).toBe(true);
+  } finally {
+    await lease.release();
+  }
+});
+
+test('a server that panics at start-up is reported with the panic\'s message, not only its stack', async () => {
+  const catalog = tempCatalog();
+  const fake = path.join(catalog, 'fake-temporal');
+  fs.writeFileSync(fake, `#!/bin/sh\n${goPanic('simulated: cannot open the database')}\n`, { mode: 0o755 });
+  await expect(acquireEmbeddedServer({ backupPath: catalog, role: 'cli', env: { ...process.env, TEMPORAL_CLI: fake } })).rejects.toThrow(
+    /exited during start-up \(exit code 2\)[\s\S]*panic: simulated: cannot open the database\n\.\.\.\n[\s\S]*frame39/,
+  );
 });
