@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { cliOk, runCli } from '../helpers/cli';
 import {
-  backupIds, copiedBatches, dump, expectExactRestore, killHard, newBackupDir, sleep, startCli, stateFile, statusOf,
+  backupIds, copiedBatches, dump, expectExactRestore, killHard, newBackupDir, startCli, stateFile, statusOf,
   tempFiles, temporalCli, waitFor,
 } from '../helpers/durability';
 import { createCluster, type PgCluster } from '../helpers/pgCluster';
@@ -123,18 +123,21 @@ describe('durability: kills at more points, cancel from Temporal, delete guarded
     expect(out).toMatch(/WAL since the first start changed [1-9]\d* blocks/);
   });
 
-  test('killed during the validation of the finished backup: the re-run validates it again and ends OK, restore exact', async () => {
+  test('killed as the validation of the finished backup starts: the re-run validates it again and ends OK, restore exact', async () => {
     const cmd = args('-t', '5');
     const before = backupIds(backupPath, 'n');
     const cli = startCli(cmd, env);
     let dir: string | undefined;
-    // DONE is written just before "Validating backup"; OK ends the validation.
+    // DONE is written just before "Validating backup"; OK ends the validation. The CLI (its worker
+    // and file threads with it) is frozen the moment DONE shows, so that the kill lands before OK
+    // however fast the validation is: a pause of 300 ms here was longer than this small backup's
+    // whole validation on a fast machine.
     await waitFor('the backup to be DONE', () => {
       dir = newBackupDir(backupPath, 'n', before);
-      return !!dir && statusOf(dir) === 'DONE';
+      const done = !!dir && statusOf(dir) === 'DONE';
+      if (done) cli.child.kill('SIGSTOP');
+      return done;
     }, 300_000, 5);
-    // DONE appears while the activity writing it is still finishing; a moment later the validation runs.
-    await sleep(300);
     expect(statusOf(dir!)).toBe('DONE');
     await killHard(cli);
     expect(statusOf(dir!)).toBe('DONE');
