@@ -538,10 +538,11 @@ async function startServer(paths: EmbeddedServerPaths, env: Record<string, strin
       );
     }
     lastError = `${exited}`;
-    // The whole attempt, not its tail: a port taken meanwhile makes the dev server panic, and the
-    // stack it prints pushes the "address already in use" out of any tail.
+    // The whole attempt, not its tail: a port taken meanwhile, or one the dev server failed to get
+    // for its inner services (devserver.MustGetFreePort), makes it panic, and the stack it prints
+    // pushes the message out of any tail. Both are worth another try with other ports.
     const output = attemptOutput(paths.log, attemptFrom);
-    if (!/address already in use/i.test(output)) {
+    if (!/address already in use|failed assigning ephemeral port/i.test(output)) {
       throw new CliError(
         `the embedded Temporal server "${binary}" exited during start-up (${lastError}); see its log "${paths.log}"` +
           (output ? `:\n${failureSummary(output)}` : ''),

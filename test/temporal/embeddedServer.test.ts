@@ -242,19 +242,26 @@ function goPanic(message: string): string {
   return `echo "panic: ${message}" >&2\n${frames}\nexit 2`;
 }
 
-test('a port taken between our probe and the server\'s bind is retried, however long the panic it causes', async () => {
+test('a start-up that panics over a port (taken meanwhile, or none to be had) is retried, however long its stack', async () => {
   const catalog = tempCatalog();
   const fake = path.join(catalog, 'fake-temporal');
   const tries = path.join(catalog, 'tries');
-  // First start: the panic the dev server gives when one of its ports was taken meanwhile. Then the real one.
+  // The panics the dev server gives when a port was taken meanwhile, or when it could not get one
+  // for its inner services; then the real server.
   fs.writeFileSync(
     fake,
-    `#!/bin/sh\necho x >> "${tries}"\nif [ "$(wc -l < "${tries}")" -eq 1 ]; then\n${goPanic('listen tcp 127.0.0.1:7243: bind: address already in use')}\nfi\nexec "${temporalCliPath(process.env)}" "$@"\n`,
+    [
+      '#!/bin/sh',
+      `echo x >> "${tries}"`,
+      `if [ "$(wc -l < "${tries}")" -eq 1 ]; then ${goPanic('listen tcp 127.0.0.1:7243: bind: address already in use')}; fi`,
+      `if [ "$(wc -l < "${tries}")" -eq 2 ]; then ${goPanic('failed assigning ephemeral port: listen tcp 127.0.0.1:0: socket: too many open files')}; fi`,
+      `exec "${temporalCliPath(process.env)}" "$@"`,
+    ].join('\n'),
     { mode: 0o755 },
   );
   const lease = await acquireEmbeddedServer({ backupPath: catalog, role: 'cli', env: { ...process.env, TEMPORAL_CLI: fake } });
   try {
-    expect(fs.readFileSync(tries, 'utf8').trim().split('\n')).toHaveLength(2);
+    expect(fs.readFileSync(tries, 'utf8').trim().split('\n')).toHaveLength(3);
     expect(isProcessAlive(lease.server)).toBe(true);
   } finally {
     await lease.release();
