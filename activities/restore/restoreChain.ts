@@ -15,7 +15,7 @@ import { SMALL_FILE_MAX, FdFile } from '../threads/fdFile';
 import { SyncBehind } from '../threads/syncBehind';
 import { PageRun } from './pageRun';
 import { readBackupFile } from './restoreFile';
-import { asBackupCorrupt, backupCorrupt, fileVerdict, pageFromRecord, readBuffers } from './validate';
+import { asBackupCorrupt, backupCorrupt, fileVerdict, pageBuffer, pageFromRecord, readBuffers } from './validate';
 
 /** One stored copy of the file: where it is in the backup and its backup_content.control entry. */
 export interface StoredCopy {
@@ -29,6 +29,7 @@ export interface StoredCopy {
  */
 export async function writeChainPages(out: FdFile, copies: StoredCopy[], nBlocks: number, scratch: Scratch, onBytes: (n: number) => void, behind: SyncBehind | null = null): Promise<number> {
   const done = new Uint8Array(nBlocks);
+  const into = pageBuffer(scratch);
   let left = nBlocks;
   for (const { file, entry } of copies) {
     if (left === 0) break;
@@ -39,7 +40,7 @@ export async function writeChainPages(out: FdFile, copies: StoredCopy[], nBlocks
       got = await readBackupFile(file, async (chunk) => {
         for (const rec of splitter.push(chunk)) {
           if (rec.block >= nBlocks || done[rec.block]) continue;
-          await writer.add(rec.block, pageFromRecord(rec, entry.compressAlg, file, scratch));
+          await writer.add(rec.block, pageFromRecord(rec, entry.compressAlg, file, into));
           done[rec.block] = 1;
           left--;
         }

@@ -12,7 +12,7 @@ import { SMALL_FILE_MAX, FdFile } from '../threads/fdFile';
 import { SyncBehind } from '../threads/syncBehind';
 import { PageRun } from './pageRun';
 import { parsePgControl, verifyPgControlCrc } from '../../core/pgControl';
-import { asBackupCorrupt, backupCorrupt, fileVerdict, pageFromRecord, pageProblem, readBuffers, readStored, storedPath } from './validate';
+import { asBackupCorrupt, backupCorrupt, fileVerdict, pageBuffer, pageFromRecord, pageProblem, readBuffers, readStored, storedPath } from './validate';
 
 /**
  * Checks a restore makes while it reads the backup besides each file's size and CRC (which it
@@ -132,12 +132,13 @@ async function writeStoredPages(
 ): Promise<{ size: number; crc: number; pageError: string | null }> {
   const splitter = new PageRecordSplitter(src, range?.start ?? 0);
   const pages = new PageRun(out, behind, ctx.scratch, f.nBlocks);
+  const into = pageBuffer(ctx.scratch);
   let pageError: string | null = null;
   try {
     const got = await readBackupFile(src, async (chunk) => {
       if (ctx.cancelled()) throw new CancelledFailure('cancelled');
       for (const rec of splitter.push(chunk)) {
-        const page = pageFromRecord(rec, f.compressAlg, src, ctx.scratch);
+        const page = pageFromRecord(rec, f.compressAlg, src, into);
         if (f.check?.pages && !pageError) pageError = pageProblem(src, f.segno, rec.block, page, f.check.checksums);
         await pages.add(rec.block, page);
       }

@@ -56,12 +56,12 @@ export function storedPath(backupDir: string, e: FileEntry): string {
 
 /**
  * Decompresses one stored page (spec §5.2): raw when its size is BLCKSZ. The page may be a view of
- * the slot's scratch 'page' buffer, which the job's next page overwrites: check or copy it first.
+ * `into` (pageBuffer), which the job's next page overwrites: check or copy it first.
  */
-export function pageFromRecord(p: StoredPage, alg: CompressAlg, file: string, scratch: Scratch): Buffer {
+export function pageFromRecord(p: StoredPage, alg: CompressAlg, file: string, into: Buffer): Buffer {
   if (p.compressedSize === BLCKSZ) return p.payload;
   try {
-    const page = alg === 'pglz' ? Buffer.from(pglzDecompress(p.payload, BLCKSZ)) : inflatePage(p.payload, scratch('page', BLCKSZ + 1));
+    const page = alg === 'pglz' ? Buffer.from(pglzDecompress(p.payload, BLCKSZ)) : inflatePage(p.payload, into);
     if (page.length !== BLCKSZ) throw new Error(`decompressed to ${page.length} bytes`);
     return page;
   } catch (e) {
@@ -88,6 +88,11 @@ export function backupCorrupt(problem: string): ApplicationFailure {
 /** A stored file found not in its format is a damaged backup; other errors stay what they are. */
 export function asBackupCorrupt(err: unknown): unknown {
   return err instanceof StoredFormatError ? backupCorrupt(err.message) : err;
+}
+
+/** The slot's page to decompress into (pageFromRecord): fetched once per file, not per page. */
+export function pageBuffer(scratch: Scratch): Buffer {
+  return scratch('page', BLCKSZ + 1);
 }
 
 /** Two read buffers for a stored file of `size` bytes: 1 MiB each, or what a smaller file needs. */
@@ -180,6 +185,7 @@ export async function checkStoredBytes(
   const file = storedPath(backupDir, e);
   const splitter = e.isDatafile ? new PageRecordSplitter(file, range?.start ?? 0) : null;
   const checksums = control.checksumVersion !== 0;
+  const into = pageBuffer(scratch);
   let pageError: string | null = null;
   try {
     const got = await readStored(file, (chunk) => {
@@ -187,7 +193,7 @@ export async function checkStoredBytes(
       if (!splitter || pageError) return;
       for (const rec of splitter.push(chunk)) {
         if (!blockValidation) continue;
-        pageError = pageProblem(file, e.segno ?? 0, rec.block, pageFromRecord(rec, e.compressAlg, file, scratch), checksums);
+        pageError = pageProblem(file, e.segno ?? 0, rec.block, pageFromRecord(rec, e.compressAlg, file, into), checksums);
         if (pageError) break;
       }
     }, readBuffers(scratch, range ? range.end - range.start : e.size), range);

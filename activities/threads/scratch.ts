@@ -5,10 +5,8 @@
  * files) is memory the garbage collector returns late; kept ones cost a few MiB per slot.
  */
 import { BLCKSZ } from '../../core/types';
+import { pageAlignedMemory } from '../../core/wasm';
 import { UNCACHED_ALIGN } from './fdFile';
-
-// The lib this project compiles against has no WebAssembly types; Node has the API.
-declare const WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } };
 
 const buffers = new Map<string, { buf: Buffer; aligned: boolean }>();
 
@@ -40,13 +38,11 @@ export function slotScratch(slot: number): Scratch {
 }
 
 /*
- * Node's Buffers have no alignment to speak of; a WebAssembly memory is mapped at a page boundary.
- * Aligned buffers are cut from such memories, 8 MiB at a time: a thread asks for a few (a pair of
- * run buffers per slot that writes uncached) and keeps them, so the arena never needs to grow, which
- * a WebAssembly memory could only do by moving away from every view of it.
+ * Aligned buffers are cut from page-aligned memory (core/wasm.ts), 8 MiB at a time: a thread asks
+ * for a few (a pair of run buffers per slot that writes uncached) and keeps them, so the arena never
+ * needs to grow, which a WebAssembly memory could only do by moving away from every view of it.
  */
 const ARENA_BYTES = 8 << 20;
-const WASM_PAGE = 65536;
 let arena: ArrayBuffer | null = null;
 let arenaUsed = 0;
 
@@ -54,9 +50,8 @@ function alignedBuffer(size: number): Buffer {
   const span = Math.ceil(size / UNCACHED_ALIGN) * UNCACHED_ALIGN;
   if (!arena || arenaUsed + span > arena.byteLength) {
     try {
-      arena = new WebAssembly.Memory({ initial: Math.ceil(Math.max(ARENA_BYTES, span) / WASM_PAGE) }).buffer;
+      arena = pageAlignedMemory(Math.max(ARENA_BYTES, span));
     } catch {
-      // No room for one (a WebAssembly memory reserves gigabytes of address space: `ulimit -v`).
       // An unaligned buffer: the file's first write is refused and the file goes through the cache.
       return Buffer.allocUnsafe(size);
     }
