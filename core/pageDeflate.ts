@@ -1,7 +1,7 @@
 /**
- * One page deflated by core/pageDeflate.c (WebAssembly): a zlib stream, about twice as fast as
- * zlib's level 1 per page and a few percent larger (the C file says why). Pure computation; the
- * caller (activities/threads/pageZlib.ts) checks it against zlib's inflate before using it.
+ * One page deflated by core/pageDeflate.c (WebAssembly): a zlib stream, two to five times as fast
+ * as zlib's level 1 per page and 4-10 % larger (the C file says why). Pure computation; the caller
+ * (activities/threads/pageZlib.ts) checks it against zlib's inflate before using it.
  */
 import { PAGE_DEFLATE_WASM } from './pageDeflateWasm';
 import { BLCKSZ } from './types';
