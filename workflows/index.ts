@@ -4,5 +4,6 @@ export * from './restore';
 export * from './validate';
 export * from './delete';
 export * from './merge';
+export * from './retention';
 export * from './ping';
 export * from './testSupport';

@@ -1,0 +1,124 @@
+/**
+ * The catalog side of retention (workflows/retention.ts): read the instance's backups and policy
+ * and plan with core/retention.ts; and which of the backups it would merge or delete a running
+ * workflow uses, so that those are skipped (pg_probackup skips a backup it cannot lock).
+ */
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { Context } from '@temporalio/activity';
+import { findBackupUsers } from '../../client/backupUsers';
+import { backupIdToTime } from '../../core/backupId';
+import { chainNode } from '../../core/chain';
+import { catalogPaths } from '../../core/catalogPaths';
+import { parseInstanceConfig, withDefaults } from '../../core/instanceConfig';
+import { resolveMergeTarget } from '../../core/mergePlan';
+import { planRetention, retentionIsSet, type RetentionNode, type RetentionPlan, type RetentionPolicy } from '../../core/retention';
+import { formatLocalTime } from '../../core/timestamps';
+import type { MergeRequest } from '../../workflows/merge';
+import { readBackupControl } from './backupCatalog';
+
+export interface RetentionPlanInput {
+  backupPath: string;
+  instance: string;
+  /** Command-line values over pg_probackup.conf's. */
+  redundancy?: number;
+  windowDays?: number;
+  /** Unix seconds: the workflow's clock. */
+  now: number;
+  mergeExpired: boolean;
+  deleteExpired: boolean;
+  threads: number;
+  noValidate: boolean;
+  noSync: boolean;
+}
+
+export interface PlannedRetention extends Omit<RetentionPlan, 'merges' | 'purge'> {
+  policy: RetentionPolicy;
+  backupCount: number;
+  merges: MergeRequest[];
+  /** Newest first; `recoveryTime` as pg_probackup prints it. */
+  purge: { id: string; dir: string; recoveryTime: string; running: boolean }[];
+}
+
+async function instancePolicy(input: RetentionPlanInput): Promise<RetentionPolicy> {
+  const file = catalogPaths.instanceConfig(input.backupPath, input.instance);
+  const values = withDefaults(parseInstanceConfig(await fs.readFile(file, 'utf8'), file));
+  return {
+    redundancy: input.redundancy ?? Number(values['retention-redundancy'] ?? 0),
+    windowDays: input.windowDays ?? Number(values['retention-window'] ?? 0),
+  };
+}
+
+/** The instance's backups, newest first; an unreadable backup.control makes an UNKNOWN backup. */
+async function readNodes(backupPath: string, instance: string): Promise<(RetentionNode & { dir: string })[]> {
+  const instDir = catalogPaths.instanceDir(backupPath, instance);
+  const out: (RetentionNode & { dir: string })[] = [];
+  for (const e of await fs.readdir(instDir, { withFileTypes: true })) {
+    const time = backupIdToTime(e.name);
+    if (!e.isDirectory() || e.name.startsWith('.') || time === null) continue;
+    const dir = path.join(instDir, e.name);
+    const c = await readBackupControl({ backupDir: dir }).catch(() => null);
+    out.push({
+      ...chainNode(e.name, c),
+      dir,
+      recoveryTime: c?.recoveryTime ?? 0,
+      startTime: c?.startTime ?? time,
+      expireTime: c?.expireTime ?? 0,
+    });
+  }
+  return out.sort((a, b) => b.startTime - a.startTime);
+}
+
+export async function planInstanceRetention(input: RetentionPlanInput): Promise<PlannedRetention> {
+  const policy = await instancePolicy(input);
+  const nodes = await readNodes(input.backupPath, input.instance);
+  const base = { policy, backupCount: nodes.length, lines: [], expired: [], kept: [], merges: [], purge: [] };
+  if (!retentionIsSet(policy) || nodes.length === 0) return base;
+  const plan = planRetention(nodes, policy, input.now, input);
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const merges: MergeRequest[] = [];
+  for (const m of plan.merges) {
+    const target = resolveMergeTarget(nodes, m.destId);
+    if (!target.ok) {
+      plan.lines.push({ level: 'WARNING', text: `Cannot merge backup ${m.destId}: ${target.error}` });
+      continue;
+    }
+    const dirOf = (id: string) => byId.get(id)?.dir ?? catalogPaths.backupDir(input.backupPath, input.instance, id as never);
+    merges.push({
+      backupPath: input.backupPath,
+      instance: input.instance,
+      backupId: target.destId,
+      fullId: target.fullId,
+      fullDir: dirOf(target.fullId),
+      incrementals: target.incrementals.map((i) => ({ id: i, dir: dirOf(i) })),
+      backups: [target.fullId, ...target.incrementals].map((i) => ({ id: i })),
+      state: target.state,
+      threads: input.threads,
+      noValidate: input.noValidate,
+      noSync: input.noSync,
+    });
+  }
+  const purge = plan.purge.map((id) => {
+    const n = byId.get(id)!;
+    return { id, dir: n.dir, recoveryTime: formatLocalTime(n.recoveryTime || n.startTime), running: n.status === 'RUNNING' };
+  });
+  return { ...plan, policy, backupCount: nodes.length, merges, purge };
+}
+
+/**
+ * Which of `ids` a running workflow other than this one uses (client/backupUsers.ts, asked through
+ * the worker's own client), each with the first such workflow. `running` are those whose status is
+ * RUNNING.
+ */
+export async function backupsInUse(input: { instance: string; ids: string[]; running: string[] }): Promise<{ id: string; workflowId: string }[]> {
+  const ctx = Context.current();
+  const self = ctx.info.workflowExecution?.workflowId;
+  const out: { id: string; workflowId: string }[] = [];
+  for (const id of input.ids) {
+    const running = input.running.includes(id) ? [id] : [];
+    const users = (await findBackupUsers(ctx.client, input.instance, [id], running)).filter((u) => u.workflowId !== self);
+    if (users.length > 0) out.push({ id, workflowId: users[0].workflowId });
+    ctx.heartbeat(id);
+  }
+  return out;
+}

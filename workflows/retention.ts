@@ -1,0 +1,117 @@
+/**
+ * delete --delete-expired / --merge-expired as a workflow (ID delete/<instance>, shared with
+ * delete -i: one delete of an instance at a time), pg_probackup's do_retention. An activity reads
+ * the catalog and the policy and plans (core/retention.ts) at the workflow's clock; each kept
+ * backup whose FULL backup expired absorbs its chain by a child merge workflow; each expired
+ * backup nothing kept needs is deleted by a retriable activity. Backups a running workflow uses
+ * are skipped with a warning. Runs from the CLI, after a backup that asks for it, or from a
+ * Temporal Schedule with the one JSON argument below.
+ */
+import { executeChild, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type * as catalogActivities from '../activities/catalog';
+import { workflowIds } from '../core/workflowIds';
+import { mergeWorkflow } from './merge';
+import { progressQuery, type Progress } from './progress';
+
+export interface RetentionRequest {
+  backupPath: string;
+  instance: string;
+  deleteExpired: boolean;
+  mergeExpired: boolean;
+  /** Evaluate and report only. */
+  dryRun?: boolean;
+  /** Over pg_probackup.conf's retention-redundancy and retention-window. */
+  redundancy?: number;
+  windowDays?: number;
+  /** For the merges. */
+  threads?: number;
+  noValidate?: boolean;
+  noSync?: boolean;
+}
+
+export interface RetentionResult {
+  expired: string[];
+  merged: string[];
+  deleted: string[];
+  skipped: string[];
+}
+
+export async function retentionWorkflow(req: RetentionRequest): Promise<RetentionResult> {
+  const catalog = proxyActivities<typeof catalogActivities>({
+    startToCloseTimeout: '1 hour',
+    heartbeatTimeout: '2 minutes',
+    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 20 },
+  });
+  const progress: Progress = { operation: 'delete', phase: 'evaluating', filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0, log: [] };
+  setHandler(progressQuery, () => progress);
+  const log = (l: string) => progress.log.push(l);
+  const result: RetentionResult = { expired: [], merged: [], deleted: [], skipped: [] };
+
+  const plan = await catalog.planInstanceRetention({
+    backupPath: req.backupPath,
+    instance: req.instance,
+    ...(req.redundancy !== undefined ? { redundancy: req.redundancy } : {}),
+    ...(req.windowDays !== undefined ? { windowDays: req.windowDays } : {}),
+    now: Math.floor(Date.now() / 1000),
+    mergeExpired: req.mergeExpired,
+    deleteExpired: req.deleteExpired,
+    threads: req.threads ?? 1,
+    noValidate: req.noValidate ?? false,
+    noSync: req.noSync ?? false,
+  });
+  if (plan.policy.redundancy > 0) log(`LOG: REDUNDANCY=${plan.policy.redundancy}`);
+  if (plan.policy.windowDays > 0) log(`LOG: WINDOW=${plan.policy.windowDays}`);
+  if (plan.policy.redundancy === 0 && plan.policy.windowDays === 0) {
+    log('WARNING: Retention policy is not set');
+    progress.phase = 'done';
+    return result;
+  }
+  if (plan.backupCount === 0) log('WARNING: Backup list is empty, retention purge and merge are problematic');
+  for (const l of plan.lines) log(`${l.level}: ${l.text}`);
+  result.expired = plan.expired;
+
+  const dry = req.dryRun ?? false;
+  const candidates = dry ? [] : [...plan.merges.flatMap((m) => m.backups.map((b) => b.id)), ...plan.purge.map((p) => p.id)];
+  const used = new Map((await catalog.backupsInUse({ instance: req.instance, ids: candidates, running: plan.purge.filter((p) => p.running).map((p) => p.id) })).map((u) => [u.id, u.workflowId]));
+
+  if (req.mergeExpired && !dry) {
+    progress.phase = 'merging';
+    for (const m of plan.merges) {
+      const busy = m.backups.find((b) => used.has(b.id));
+      if (busy) {
+        log(`WARNING: Cannot lock backup ${busy.id} directory, skip merging of backup ${m.backupId}: workflow ${used.get(busy.id)} uses it`);
+        result.skipped.push(m.backupId);
+        continue;
+      }
+      const child = await executeChild(mergeWorkflow, {
+        workflowId: workflowIds.merge(req.instance, m.backupId),
+        args: [m],
+        taskQueue: workflowInfo().taskQueue,
+        searchAttributes: { BackupInstance: [req.instance], BackupOperation: ['merge'], BackupId: [m.backupId] },
+      });
+      log(`INFO: Backup ${child.backupId} merged by retention, status ${child.status}`);
+      result.merged.push(child.backupId);
+    }
+    log('INFO: Retention merging finished');
+  }
+  if (req.deleteExpired && !dry) {
+    progress.phase = 'deleting';
+    progress.filesTotal = plan.purge.length;
+    for (const b of plan.purge) {
+      const user = used.get(b.id);
+      if (user) {
+        log(`WARNING: Cannot lock backup ${b.id} directory, skip purging: workflow ${user} uses it`);
+        result.skipped.push(b.id);
+        continue;
+      }
+      log(`INFO: Delete: ${b.id} ${b.recoveryTime}`);
+      await catalog.deleteBackupFiles({ backupDir: b.dir });
+      result.deleted.push(b.id);
+      progress.filesDone++;
+    }
+  }
+  if (result.merged.length === 0) log('INFO: There are no backups to merge by retention policy');
+  log(result.deleted.length > 0 ? 'INFO: Purging finished' : 'INFO: There are no backups to delete by retention policy');
+  progress.phase = 'done';
+  return result;
+}
