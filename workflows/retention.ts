@@ -18,6 +18,11 @@ export interface RetentionRequest {
   instance: string;
   deleteExpired: boolean;
   mergeExpired: boolean;
+  /**
+   * Purge the instance's WAL archive. Backups here carry their own WAL (STREAM) and archive-push is
+   * not built yet, so the archive is empty; files found there are reported and kept.
+   */
+  deleteWal?: boolean;
   /** Evaluate and report only. */
   dryRun?: boolean;
   /** Over pg_probackup.conf's retention-redundancy and retention-window. */
@@ -55,22 +60,32 @@ export async function retentionWorkflow(req: RetentionRequest): Promise<Retentio
     now: Math.floor(Date.now() / 1000),
     mergeExpired: req.mergeExpired,
     deleteExpired: req.deleteExpired,
+    deleteWal: req.deleteWal ?? false,
     threads: req.threads ?? 1,
     noValidate: req.noValidate ?? false,
     noSync: req.noSync ?? false,
   });
-  if (plan.policy.redundancy > 0) log(`LOG: REDUNDANCY=${plan.policy.redundancy}`);
-  if (plan.policy.windowDays > 0) log(`LOG: WINDOW=${plan.policy.windowDays}`);
-  if (plan.policy.redundancy === 0 && plan.policy.windowDays === 0) {
+  const purgeWal = () => {
+    if (!req.deleteWal) return;
+    if (plan.walFiles === 0) log('INFO: There is no WAL to purge by retention policy');
+    else log(`WARNING: WAL purge is not implemented yet: the ${plan.walFiles} files of the WAL archive of instance ${req.instance} are kept`);
+  };
+  const dry = req.dryRun ?? false;
+  const expiring = req.deleteExpired || req.mergeExpired;
+  if (expiring && plan.policy.redundancy > 0) log(`LOG: REDUNDANCY=${plan.policy.redundancy}`);
+  if (expiring && plan.policy.windowDays > 0) log(`LOG: WINDOW=${plan.policy.windowDays}`);
+  if (expiring && plan.policy.redundancy === 0 && plan.policy.windowDays === 0) {
     log('WARNING: Retention policy is not set');
-    progress.phase = 'done';
-    return result;
+    if (!req.deleteWal) {
+      progress.phase = 'done';
+      return result;
+    }
+  } else if (expiring && plan.backupCount === 0) {
+    log('WARNING: Backup list is empty, retention purge and merge are problematic');
   }
-  if (plan.backupCount === 0) log('WARNING: Backup list is empty, retention purge and merge are problematic');
   for (const l of plan.lines) log(`${l.level}: ${l.text}`);
   result.expired = plan.expired;
 
-  const dry = req.dryRun ?? false;
   const candidates = dry ? [] : [...plan.merges.flatMap((m) => m.backups.map((b) => b.id)), ...plan.purge.map((p) => p.id)];
   const used = new Map((await catalog.backupsInUse({ instance: req.instance, ids: candidates, running: plan.purge.filter((p) => p.running).map((p) => p.id) })).map((u) => [u.id, u.workflowId]));
 
@@ -110,6 +125,7 @@ export async function retentionWorkflow(req: RetentionRequest): Promise<Retentio
       progress.filesDone++;
     }
   }
+  purgeWal();
   if (result.merged.length === 0) log('INFO: There are no backups to merge by retention policy');
   log(result.deleted.length > 0 ? 'INFO: Purging finished' : 'INFO: There are no backups to delete by retention policy');
   progress.phase = 'done';

@@ -27,6 +27,7 @@ export interface RetentionPlanInput {
   now: number;
   mergeExpired: boolean;
   deleteExpired: boolean;
+  deleteWal: boolean;
   threads: number;
   noValidate: boolean;
   noSync: boolean;
@@ -35,6 +36,8 @@ export interface RetentionPlanInput {
 export interface PlannedRetention extends Omit<RetentionPlan, 'merges' | 'purge'> {
   policy: RetentionPolicy;
   backupCount: number;
+  /** With deleteWal: the files in the instance's WAL archive (wal/<instance>). */
+  walFiles: number;
   merges: MergeRequest[];
   /** Newest first; `recoveryTime` as pg_probackup prints it. */
   purge: { id: string; dir: string; recoveryTime: string; running: boolean }[];
@@ -69,11 +72,22 @@ async function readNodes(backupPath: string, instance: string): Promise<(Retenti
   return out.sort((a, b) => b.startTime - a.startTime);
 }
 
+/** Files in the instance's WAL archive: only archive-push puts any there, and it is not built yet. */
+async function walArchiveFiles(backupPath: string, instance: string): Promise<number> {
+  try {
+    return (await fs.readdir(catalogPaths.instanceWalDir(backupPath, instance))).length;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw e;
+  }
+}
+
 export async function planInstanceRetention(input: RetentionPlanInput): Promise<PlannedRetention> {
   const policy = await instancePolicy(input);
   const nodes = await readNodes(input.backupPath, input.instance);
-  const base = { policy, backupCount: nodes.length, lines: [], expired: [], kept: [], merges: [], purge: [] };
-  if (!retentionIsSet(policy) || nodes.length === 0) return base;
+  const walFiles = input.deleteWal ? await walArchiveFiles(input.backupPath, input.instance) : 0;
+  const base = { policy, backupCount: nodes.length, walFiles, lines: [], expired: [], kept: [], merges: [], purge: [] };
+  if (!(input.mergeExpired || input.deleteExpired) || !retentionIsSet(policy) || nodes.length === 0) return base;
   const plan = planRetention(nodes, policy, input.now, input);
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const merges: MergeRequest[] = [];
@@ -102,7 +116,7 @@ export async function planInstanceRetention(input: RetentionPlanInput): Promise<
     const n = byId.get(id)!;
     return { id, dir: n.dir, recoveryTime: formatLocalTime(n.recoveryTime || n.startTime), running: n.status === 'RUNNING' };
   });
-  return { ...plan, policy, backupCount: nodes.length, merges, purge };
+  return { ...plan, policy, backupCount: nodes.length, walFiles, merges, purge };
 }
 
 /**

@@ -9,32 +9,58 @@ import type { DeleteRequest, DeleteResult } from '../../workflows/delete';
 import { findBackupUsers, refuseIfUsed } from '../backupUsers';
 import { listBackups, type ListedBackup } from '../backupList';
 import type { CommandContext } from '../context';
-import { CliError, NotImplementedError } from '../errors';
+import { CliError } from '../errors';
 import { openInstance } from '../instance';
 import type { DeleteOptions } from '../options/commands';
 import { connectTemporal } from '../temporal/connection';
 import { runWorkflow } from '../temporal/runWorkflow';
 import { formatLocalTimestamp } from '../timeFormat';
 import { workflowLogSink } from '../workflowLog';
+import { runRetention } from './retention';
 
 /**
- * delete -i ID (spec §10): the backup and its descendants, newest first, by the delete workflow.
- * Refused, before anything changes, when a running workflow uses one of them: a backup writing it,
- * a restore, validate or merge reading it. Retention (--delete-expired, --merge-expired,
- * --delete-wal) and --status are not built yet.
+ * delete (spec §10). -i ID: the backup and its descendants; --status: every backup with that status
+ * and their descendants; both newest first, by the delete workflow, refused before anything
+ * changes when a running workflow uses one of them (a backup writing it, a restore, validate or
+ * merge reading it). --delete-expired / --merge-expired: the retention workflow
+ * (commands/retention.ts); --delete-wal after either.
  */
 export async function deleteCommand(opts: DeleteOptions, ctx: CommandContext): Promise<number> {
-  await openInstance(opts, ctx);
-  if (opts.deleteExpired || opts.mergeExpired || opts.deleteWal) throw new NotImplementedError('delete by retention policy (--delete-expired, --merge-expired, --delete-wal)');
-  if (opts.status !== undefined) throw new NotImplementedError('delete --status');
+  const resolved = await openInstance(opts, ctx);
+  const retentionFlags = { ...opts, deleteWal: opts.deleteWal ?? false };
+  if (opts.deleteExpired || opts.mergeExpired || (opts.backupId === undefined && opts.status === undefined)) {
+    await runRetention(resolved, retentionFlags, ctx);
+    return 0;
+  }
   const { backupPath, instance } = opts;
-  const id = String(opts.backupId).toUpperCase();
   const all = await listBackups(backupPath, instance, ctx.logger);
-  const target = all.find((b) => b.id === id);
-  if (!target) throw new CliError(`Failed to find backup ${id}, cannot delete: see "gs_probackup show --instance=${instance}" for its backups`);
-  const doomed = withDescendants(target, all);
-  const resident = doomed.reduce((s, b) => s + (b.control?.dataBytes ?? 0) + (b.control?.walBytes ?? 0), 0);
-  ctx.logger.info(`Resident data size to free by delete of backup ${id} : ${prettySize(resident)}`);
+  let doomed: ListedBackup[];
+  let what: string;
+  let named: string | undefined;
+  if (opts.status !== undefined) {
+    const status = String(opts.status).toUpperCase();
+    ctx.logger.info(`Deleting all backups with status '${status}'`);
+    const roots = all.filter((b) => (b.control?.status ?? 'UNKNOWN') === status);
+    if (roots.length === 0) {
+      ctx.logger.info(`There are no backups with status '${status}' in instance '${instance}'`);
+      if (opts.deleteWal) await runRetention(resolved, { deleteWal: true }, ctx);
+      return 0;
+    }
+    const chosen = new Set(roots.flatMap((r) => withDescendants(r, all)).map((b) => b.id));
+    doomed = all.filter((b) => chosen.has(b.id));
+    what = `delete backups with status ${status}`;
+    const resident = doomed.reduce((s, b) => s + (b.control?.dataBytes ?? 0) + (b.control?.walBytes ?? 0), 0);
+    ctx.logger.info(`Resident data size to free by delete of ${doomed.length} backups: ${prettySize(resident)}`);
+  } else {
+    const id = String(opts.backupId).toUpperCase();
+    const target = all.find((b) => b.id === id);
+    if (!target) throw new CliError(`Failed to find backup ${id}, cannot delete: see "gs_probackup show --instance=${instance}" for its backups`);
+    doomed = withDescendants(target, all);
+    what = `delete backup ${id}`;
+    named = id;
+    const resident = doomed.reduce((s, b) => s + (b.control?.dataBytes ?? 0) + (b.control?.walBytes ?? 0), 0);
+    ctx.logger.info(`Resident data size to free by delete of backup ${id} : ${prettySize(resident)}`);
+  }
   if (opts.dryRun) {
     for (const b of doomed) ctx.logger.info(`Backup ${b.id}, mode: ${b.control?.backupMode.toUpperCase() ?? 'UNKNOWN'}, status: ${b.control?.status ?? 'UNKNOWN'} can be deleted`);
     return 0;
@@ -44,7 +70,7 @@ export async function deleteCommand(opts: DeleteOptions, ctx: CommandContext): P
   try {
     const ids = doomed.map((b) => b.id as string);
     const running = doomed.filter((b) => b.control?.status === 'RUNNING').map((b) => b.id as string);
-    await refuseIfUsed(tctx, `delete backup ${id}`, await findBackupUsers(tctx.client, instance, ids, running));
+    await refuseIfUsed(tctx, what, await findBackupUsers(tctx.client, instance, ids, running));
     // DELETING first, then look again: a restore or validate that starts from now on refuses the
     // backup, and one that started before the mark is running and seen by the second look.
     const before = new Map<string, BackupControl>();
@@ -59,7 +85,7 @@ export async function deleteCommand(opts: DeleteOptions, ctx: CommandContext): P
         const now = await readControl(dir).catch(() => undefined);
         if (now?.status === 'DELETING') await writeControl(dir, control);
       }
-      refuseIfUsed(tctx, `delete backup ${id}`, late);
+      refuseIfUsed(tctx, what, late);
     }
     const req: DeleteRequest = {
       backupPath,
@@ -71,7 +97,7 @@ export async function deleteCommand(opts: DeleteOptions, ctx: CommandContext): P
       workflowType: 'deleteWorkflow',
       workflowId: workflowIds.delete(instance),
       args: [req],
-      searchAttributes: { BackupInstance: instance, BackupOperation: 'delete', BackupId: id },
+      searchAttributes: { BackupInstance: instance, BackupOperation: 'delete', ...(named ? { BackupId: named } : {}) },
       memo: { backupPath, instance, startedBy: { host: os.hostname(), pid: process.pid } },
       showProgress: opts.progress ?? false,
       threads: 1,
@@ -81,6 +107,7 @@ export async function deleteCommand(opts: DeleteOptions, ctx: CommandContext): P
   } finally {
     await tctx.close();
   }
+  if (opts.deleteWal) await runRetention(resolved, { deleteWal: true }, ctx);
   return 0;
 }
 
