@@ -9,6 +9,7 @@
  */
 import { executeChild, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type * as catalogActivities from '../activities/catalog';
+import type { BackupStatus } from '../core/types';
 import { workflowIds } from '../core/workflowIds';
 import { mergeWorkflow } from './merge';
 import { progressQuery, type Progress } from './progress';
@@ -86,8 +87,10 @@ export async function retentionWorkflow(req: RetentionRequest): Promise<Retentio
   for (const l of plan.lines) log(`${l.level}: ${l.text}`);
   result.expired = plan.expired;
 
-  const candidates = dry ? [] : [...plan.merges.flatMap((m) => m.backups.map((b) => b.id)), ...plan.purge.map((p) => p.id)];
-  const used = new Map((await catalog.backupsInUse({ instance: req.instance, ids: candidates, running: plan.purge.filter((p) => p.running).map((p) => p.id) })).map((u) => [u.id, u.workflowId]));
+  const running = plan.purge.filter((p) => p.status === 'RUNNING').map((p) => p.id);
+  const inUse = async (ids: string[]) =>
+    new Map(ids.length === 0 ? [] : (await catalog.backupsInUse({ instance: req.instance, ids, running })).map((u) => [u.id, u.workflowId]));
+  const used = await inUse(dry ? [] : [...plan.merges.flatMap((m) => m.backups.map((b) => b.id)), ...plan.purge.map((p) => p.id)]);
 
   if (req.mergeExpired && !dry) {
     progress.phase = 'merging';
@@ -112,11 +115,25 @@ export async function retentionWorkflow(req: RetentionRequest): Promise<Retentio
   if (req.deleteExpired && !dry) {
     progress.phase = 'deleting';
     progress.filesTotal = plan.purge.length;
+    const skip = (id: string, user: string) => {
+      log(`WARNING: Cannot lock backup ${id} directory, skip purging: workflow ${user} uses it`);
+      result.skipped.push(id);
+    };
+    // DELETING first, then look again, as delete -i does: a restore or validate that starts from
+    // now on refuses the backup, and one that started before the mark is seen by the second look.
+    // (A backup.control that cannot be read has no status to mark; it is deleted all the same.)
+    const marked: { b: (typeof plan.purge)[number]; before: BackupStatus }[] = [];
     for (const b of plan.purge) {
       const user = used.get(b.id);
+      if (user) skip(b.id, user);
+      else marked.push({ b, before: b.status === 'UNKNOWN' ? b.status : await catalog.setBackupStatus({ backupDir: b.dir, status: 'DELETING' }) });
+    }
+    const late = await inUse(marked.map((m) => m.b.id));
+    for (const { b, before } of marked) {
+      const user = late.get(b.id);
       if (user) {
-        log(`WARNING: Cannot lock backup ${b.id} directory, skip purging: workflow ${user} uses it`);
-        result.skipped.push(b.id);
+        if (before !== 'UNKNOWN') await catalog.setBackupStatus({ backupDir: b.dir, status: before, onlyFrom: ['DELETING'] });
+        skip(b.id, user);
         continue;
       }
       log(`INFO: Delete: ${b.id} ${b.recoveryTime}`);

@@ -10,6 +10,7 @@ import { parseBackupControl, serializeBackupControl, type BackupControl } from '
 import { catalogPaths } from '../../core/catalogPaths';
 import { parsePgControl } from '../../core/pgControl';
 import type { BackupRequest } from '../../core/requests';
+import type { BackupStatus } from '../../core/types';
 import { writeFileAtomic } from '../atomicWrite';
 
 export interface PreparedBackup {
@@ -191,10 +192,11 @@ export async function markBackupError(input: { backupDir: string; reason: string
 }
 
 /**
- * Sets a backup's status after validation (OK or CORRUPT); the rest of backup.control stays. With
- * `onlyFrom`, a backup in another state (ERROR, RUNNING, MERGING…) keeps it.
+ * Sets a backup's status (OK or CORRUPT after validation, DELETING before retention deletes it);
+ * the rest of backup.control stays. With `onlyFrom`, a backup in another state (ERROR, RUNNING,
+ * MERGING…) keeps it. Returns the status before.
  */
-export async function setBackupStatus(input: { backupDir: string; status: 'OK' | 'CORRUPT'; onlyFrom?: string[] }): Promise<string> {
+export async function setBackupStatus(input: { backupDir: string; status: BackupStatus; onlyFrom?: string[] }): Promise<BackupStatus> {
   const control = await readBackupControl(input);
   const before = control.status;
   if (input.onlyFrom && !input.onlyFrom.includes(before)) return before;

@@ -14,6 +14,7 @@ import { parseInstanceConfig, withDefaults } from '../../core/instanceConfig';
 import { resolveMergeTarget } from '../../core/mergePlan';
 import { planRetention, retentionIsSet, type RetentionNode, type RetentionPlan, type RetentionPolicy } from '../../core/retention';
 import { formatLocalTime } from '../../core/timestamps';
+import type { BackupStatus } from '../../core/types';
 import type { MergeRequest } from '../../workflows/merge';
 import { readBackupControl } from './backupCatalog';
 
@@ -40,7 +41,7 @@ export interface PlannedRetention extends Omit<RetentionPlan, 'merges' | 'purge'
   walFiles: number;
   merges: MergeRequest[];
   /** Newest first; `recoveryTime` as pg_probackup prints it. */
-  purge: { id: string; dir: string; recoveryTime: string; running: boolean }[];
+  purge: { id: string; dir: string; recoveryTime: string; status: BackupStatus }[];
 }
 
 async function instancePolicy(input: RetentionPlanInput): Promise<RetentionPolicy> {
@@ -114,7 +115,7 @@ export async function planInstanceRetention(input: RetentionPlanInput): Promise<
   }
   const purge = plan.purge.map((id) => {
     const n = byId.get(id)!;
-    return { id, dir: n.dir, recoveryTime: formatLocalTime(n.recoveryTime || n.startTime), running: n.status === 'RUNNING' };
+    return { id, dir: n.dir, recoveryTime: formatLocalTime(n.recoveryTime || n.startTime), status: n.status };
   });
   return { ...plan, policy, backupCount: nodes.length, walFiles, merges, purge };
 }

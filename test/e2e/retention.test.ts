@@ -1,7 +1,8 @@
 /**
  * Retention through the real CLI, on a real PostgreSQL 15 and the embedded Temporal server
  * (spec §10): delete --delete-expired / --merge-expired by window and by redundancy, --dry-run,
- * a pinned backup, backup --delete-expired, delete --status, and a backup an open workflow uses.
+ * a pinned backup, backup --delete-expired, delete --status, a backup an open workflow uses, and a
+ * Temporal Schedule running it on a worker.
  * The backups are taken now; their ages are set by rewriting recovery-time in backup.control, as
  * days passing would. What --merge-expired leaves must restore to the data of its newest backup
  * (pg_dump of the quiet source then, pg_amcheck).
@@ -11,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseBackupControl, serializeBackupControl } from '../../core/backupControl';
 import { cliOk, runCli } from '../helpers/cli';
-import { dump, expectExactRestore, temporalCli } from '../helpers/durability';
+import { dump, expectExactRestore, startCli, temporalCli, waitFor } from '../helpers/durability';
 import { createCluster, type PgCluster } from '../helpers/pgCluster';
 
 jest.setTimeout(600_000);
@@ -22,6 +23,8 @@ let backupPath: string;
 let env: Record<string, string>;
 const work: string[] = [];
 const dumps: Record<string, string> = {};
+/** Pinned for 30 days by the redundancy test: every retention after it keeps it. */
+let pinnedId = '';
 
 beforeAll(async () => {
   cluster = await createCluster({ pgbenchScale: 1 });
@@ -104,6 +107,7 @@ test('by redundancy, after a backup: backup --delete-expired keeps the newest va
   const old = (await backup('FULL')).id;
   const pinned = (await backup('FULL')).id;
   await cliOk(['set-backup', '--instance', 'node', '-i', pinned, '--ttl=30d'], env);
+  pinnedId = pinned;
   await write(4);
   const f = (await backup('FULL')).id;
   await cliOk(['set-config', '--instance', 'node', '--retention-redundancy=1'], env);
@@ -161,4 +165,30 @@ test('an expired backup an open workflow uses is skipped with a warning, the oth
   const wal = await cliOk(['delete', '--instance', 'node', '--delete-wal'], env);
   expect(wal.stderr).toMatch(/INFO: There is no WAL to purge by retention policy/);
   expect(wal.stderr).not.toMatch(/Delete:/);
+});
+
+test('a Temporal Schedule runs retention with the policy of pg_probackup.conf, on a worker, with no CLI', async () => {
+  await cliOk(['set-config', '--instance', 'node', '--retention-redundancy=1'], env);
+  const newest = (await backup('FULL')).id;
+  expect(listed().length).toBeGreaterThan(2);
+  const worker = startCli(['worker', '-B', backupPath], env);
+  const scheduleId = 'retention-node';
+  try {
+    await waitFor('the worker to poll', () => /INFO: worker polls task queue/.test(worker.out()));
+    const input = JSON.stringify({ backupPath, instance: 'node', deleteExpired: true, mergeExpired: false });
+    const created = await temporalCli(backupPath, [
+      'schedule', 'create', '--schedule-id', scheduleId, '--interval', '24h', '--workflow-id', 'delete/node',
+      '--task-queue', 'gs_probackup', '--type', 'retentionWorkflow', '--input', input,
+    ]);
+    expect(created.stderr).toBe('');
+    expect((await temporalCli(backupPath, ['schedule', 'trigger', '--schedule-id', scheduleId])).code).toBe(0);
+    // Redundancy 1 keeps the newest FULL backup; the pinned one stays too.
+    const expected = [newest, pinnedId].sort();
+    await waitFor('the scheduled retention to delete every backup but the newest and the pinned one', () => listed().join() === expected.join(), 120_000, 200);
+  } finally {
+    await temporalCli(backupPath, ['schedule', 'delete', '--schedule-id', scheduleId]);
+    worker.child.kill('SIGTERM');
+    await worker.done;
+  }
+  await cliOk(['set-config', '--instance', 'node', '--retention-redundancy=0'], env);
 });
