@@ -91,6 +91,7 @@ export async function planInstanceRetention(input: RetentionPlanInput): Promise<
   if (!(input.mergeExpired || input.deleteExpired) || !retentionIsSet(policy) || nodes.length === 0) return base;
   const plan = planRetention(nodes, policy, input.now, input);
   const byId = new Map(nodes.map((n) => [n.id, n]));
+  const dirOf = (id: string) => byId.get(id)?.dir ?? path.join(catalogPaths.instanceDir(input.backupPath, input.instance), id);
   const merges: MergeRequest[] = [];
   for (const m of plan.merges) {
     const target = resolveMergeTarget(nodes, m.destId);
@@ -98,7 +99,6 @@ export async function planInstanceRetention(input: RetentionPlanInput): Promise<
       plan.lines.push({ level: 'WARNING', text: `Cannot merge backup ${m.destId}: ${target.error}` });
       continue;
     }
-    const dirOf = (id: string) => byId.get(id)?.dir ?? catalogPaths.backupDir(input.backupPath, input.instance, id as never);
     merges.push({
       backupPath: input.backupPath,
       instance: input.instance,

@@ -27,9 +27,8 @@ import { runRetention } from './retention';
  */
 export async function deleteCommand(opts: DeleteOptions, ctx: CommandContext): Promise<number> {
   const resolved = await openInstance(opts, ctx);
-  const retentionFlags = { ...opts, deleteWal: opts.deleteWal ?? false };
   if (opts.deleteExpired || opts.mergeExpired || (opts.backupId === undefined && opts.status === undefined)) {
-    await runRetention(resolved, retentionFlags, ctx);
+    await runRetention(resolved, opts, ctx);
     return 0;
   }
   const { backupPath, instance } = opts;
@@ -37,6 +36,8 @@ export async function deleteCommand(opts: DeleteOptions, ctx: CommandContext): P
   let doomed: ListedBackup[];
   let what: string;
   let named: string | undefined;
+  /** pg_probackup's words for what the size is freed by. */
+  let freedBy: string;
   if (opts.status !== undefined) {
     const status = String(opts.status).toUpperCase();
     ctx.logger.info(`Deleting all backups with status '${status}'`);
@@ -49,8 +50,7 @@ export async function deleteCommand(opts: DeleteOptions, ctx: CommandContext): P
     const chosen = new Set(roots.flatMap((r) => withDescendants(r, all)).map((b) => b.id));
     doomed = all.filter((b) => chosen.has(b.id));
     what = `delete backups with status ${status}`;
-    const resident = doomed.reduce((s, b) => s + (b.control?.dataBytes ?? 0) + (b.control?.walBytes ?? 0), 0);
-    ctx.logger.info(`Resident data size to free by delete of ${doomed.length} backups: ${prettySize(resident)}`);
+    freedBy = `delete of ${doomed.length} backups:`;
   } else {
     const id = String(opts.backupId).toUpperCase();
     const target = all.find((b) => b.id === id);
@@ -58,9 +58,10 @@ export async function deleteCommand(opts: DeleteOptions, ctx: CommandContext): P
     doomed = withDescendants(target, all);
     what = `delete backup ${id}`;
     named = id;
-    const resident = doomed.reduce((s, b) => s + (b.control?.dataBytes ?? 0) + (b.control?.walBytes ?? 0), 0);
-    ctx.logger.info(`Resident data size to free by delete of backup ${id} : ${prettySize(resident)}`);
+    freedBy = `delete of backup ${id} :`;
   }
+  const resident = doomed.reduce((s, b) => s + (b.control?.dataBytes ?? 0) + (b.control?.walBytes ?? 0), 0);
+  ctx.logger.info(`Resident data size to free by ${freedBy} ${prettySize(resident)}`);
   if (opts.dryRun) {
     for (const b of doomed) ctx.logger.info(`Backup ${b.id}, mode: ${b.control?.backupMode.toUpperCase() ?? 'UNKNOWN'}, status: ${b.control?.status ?? 'UNKNOWN'} can be deleted`);
     return 0;
