@@ -134,9 +134,9 @@ export const OPTIONS = {
   retentionRedundancy: value('retention-redundancy', 'retention-redundancy', V.uint32(), 'retention', 'number of full backups to keep (0 = off)'),
   retentionWindow: value('retention-window', 'retention-window', V.uint32(), 'retention', 'number of days of recoverability to keep (0 = off)'),
   walDepth: value('wal-depth', 'wal-depth', V.uint32(), 'retention', 'number of backups per timeline whose WAL is kept for PITR (0 = off)'),
-  deleteWal: flag('delete-wal', 'retention', 'remove WAL no backup needs any more', { aliases: ['wal'] }),
+  deleteWal: flag('delete-wal', 'retention', 'purge the WAL archive of WAL no backup needs (empty here: backups carry their WAL)', { aliases: ['wal'] }),
   deleteExpired: flag('delete-expired', 'retention', 'delete backups outside the retention policy', { aliases: ['expired'] }),
-  mergeExpired: flag('merge-expired', 'retention', 'merge expired incremental backups into their parent'),
+  mergeExpired: flag('merge-expired', 'retention', 'merge expired chains into the incremental backups within the policy'),
   status: value('status', 'backup-status', V.choice(BACKUP_STATUSES), 'retention', 'delete all backups with this status'),
   // pinning
   ttl: value('ttl', 'interval', V.unitValue('s', 0), 'pinning', 'keep the backup this long after its recovery time (unit s; 0 unpins), e.g. 30d'),
