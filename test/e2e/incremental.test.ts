@@ -238,13 +238,16 @@ describe('merge', () => {
     const target = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'inc-rr-')), 'data');
     work.push(path.dirname(target));
     const restore = startCli(['restore', '--instance', 'node', '-D', target, '-i', ids.delta4, '-j', '1'], env);
-    // The restore has chosen its chain (and says so in its history) once it validates it.
-    await waitFor('the restore to validate its chain', () => /INFO: Validating backup/.test(restore.out()), 120_000, 5);
+    // Stopped as soon as it has made the target directory, which it does once it has chosen its
+    // chain and before it validates or copies: its log lines come a second late (the progress
+    // query's interval), by when a restore this small may be over. Whether its history records the
+    // chain yet or not, it holds the chain's backups.
+    await waitFor('the restore to create its target', () => fs.existsSync(target), 120_000, 2);
     restore.child.kill('SIGSTOP');
     try {
       const r = await runCli(['merge', '--instance', 'node', '-i', ids.delta3], env);
       expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(new RegExp(`ERROR: cannot merge backup ${ids.delta3}: a running restore reads or writes it: workflow restore/node/${pathKey(target)} \\(run [\\w-]+\\)`));
+      expect(r.stderr).toMatch(new RegExp(`ERROR: cannot merge backup ${ids.delta3}: a running restore (reads or writes it|may still choose it): workflow restore/node/${pathKey(target)} \\(run [\\w-]+\\)`));
       expect([statusOf(dir(ids.delta2)), statusOf(dir(ids.delta3))]).toEqual(['OK', 'OK']);
     } finally {
       restore.child.kill('SIGCONT');
