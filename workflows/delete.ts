@@ -3,9 +3,9 @@
  * backup, newest first, is deleted by one retriable activity. Which backups to delete, and that no
  * running workflow uses them, the CLI decides before starting it (client/commands/delete.ts).
  */
-import { proxyActivities, setHandler } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type * as catalogActivities from '../activities/catalog';
-import { progressQuery, type Progress } from './progress';
+import { trackProgress } from './progress';
 
 export interface DeleteRequest {
   backupPath: string;
@@ -18,19 +18,19 @@ export interface DeleteResult {
   deleted: string[];
 }
 
+/** Deleting a backup's files: an hour at most, heartbeating, retried. */
+export const DELETING = {
+  startToCloseTimeout: '1 hour',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 20 },
+} as const;
+
 export async function deleteWorkflow(req: DeleteRequest): Promise<DeleteResult> {
-  const catalog = proxyActivities<typeof catalogActivities>({
-    startToCloseTimeout: '1 hour',
-    heartbeatTimeout: '2 minutes',
-    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 20 },
-  });
-  const progress: Progress = {
-    operation: 'delete', phase: 'deleting', filesDone: 0, filesTotal: req.backups.length, bytesDone: 0, bytesTotal: 0, log: [],
-  };
-  setHandler(progressQuery, () => progress);
+  const catalog = proxyActivities<typeof catalogActivities>(DELETING);
+  const { progress, log } = trackProgress('delete', 'deleting', { filesTotal: req.backups.length });
   const deleted: string[] = [];
   for (const b of req.backups) {
-    progress.log.push(`INFO: Delete: ${b.id} ${b.recoveryTime}`);
+    log(`INFO: Delete: ${b.id} ${b.recoveryTime}`);
     await catalog.deleteBackupFiles({ backupDir: b.dir });
     deleted.push(b.id);
     progress.filesDone++;

@@ -2,7 +2,7 @@
  * What a running workflow tells the CLI (and anyone with `temporal workflow query`): the CLI polls
  * this query about once a second, prints new `log` lines and draws --progress from the counters.
  */
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, setHandler } from '@temporalio/workflow';
 
 export interface Progress {
   operation: string;
@@ -18,3 +18,10 @@ export interface Progress {
 }
 
 export const progressQuery = defineQuery<Progress>('progress');
+
+/** A fresh Progress of `operation`, the answer to progressQuery from now on, and `log` to append a line to it. */
+export function trackProgress(operation: string, phase: string, fields: Partial<Progress> = {}): { progress: Progress; log: (line: string) => void } {
+  const progress: Progress = { operation, phase, filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0, log: [], ...fields };
+  setHandler(progressQuery, () => progress);
+  return { progress, log: (line) => void progress.log.push(line) };
+}

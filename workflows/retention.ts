@@ -7,12 +7,13 @@
  * are skipped with a warning. Runs from the CLI, after a backup that asks for it, or from a
  * Temporal Schedule with the one JSON argument below.
  */
-import { executeChild, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type * as catalogActivities from '../activities/catalog';
 import type { BackupStatus } from '../core/types';
 import { workflowIds } from '../core/workflowIds';
 import { mergeWorkflow } from './merge';
-import { progressQuery, type Progress } from './progress';
+import { DELETING } from './delete';
+import { trackProgress } from './progress';
 
 export interface RetentionRequest {
   backupPath: string;
@@ -43,14 +44,8 @@ export interface RetentionResult {
 }
 
 export async function retentionWorkflow(req: RetentionRequest): Promise<RetentionResult> {
-  const catalog = proxyActivities<typeof catalogActivities>({
-    startToCloseTimeout: '1 hour',
-    heartbeatTimeout: '2 minutes',
-    retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 20 },
-  });
-  const progress: Progress = { operation: 'delete', phase: 'evaluating', filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0, log: [] };
-  setHandler(progressQuery, () => progress);
-  const log = (l: string) => progress.log.push(l);
+  const catalog = proxyActivities<typeof catalogActivities>(DELETING);
+  const { progress, log } = trackProgress('delete', 'evaluating');
   const result: RetentionResult = { expired: [], merged: [], deleted: [], skipped: [] };
 
   const plan = await catalog.planInstanceRetention({

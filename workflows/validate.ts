@@ -5,12 +5,12 @@
  * newest OK/DONE one (or -i) whose WAL reaches the target; the WAL is read first (cheap), then
  * that backup's files are validated.
  */
-import { proxyActivities, setHandler } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type * as catalogActivities from '../activities/catalog';
 import type * as restoreActivities from '../activities/restore';
 import type { TargetSpec, TargetVerdict } from '../core/recoveryTargetReport';
 import { validateChain } from './chainValidation';
-import { progressQuery, type Progress } from './progress';
+import { trackProgress } from './progress';
 
 export interface ValidateRequest {
   backupPath: string;
@@ -42,9 +42,7 @@ export async function validateWorkflow(req: ValidateRequest): Promise<ValidateRe
     heartbeatTimeout: '2 minutes',
     retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 20 },
   });
-  const progress: Progress = { operation: 'validate', phase: 'listing', filesDone: 0, filesTotal: 0, bytesDone: 0, bytesTotal: 0, log: [] };
-  setHandler(progressQuery, () => progress);
-  const log = (l: string) => progress.log.push(l);
+  const { progress, log } = trackProgress('validate', 'listing');
 
   const all = await catalog.listInstanceBackups({ backupPath: req.backupPath, instance: req.instance });
   const chosen = req.backupId ? all.filter((b) => b.id === req.backupId) : all;
