@@ -11,6 +11,7 @@ import type { TextSink } from './temporal/progressView';
 import { pathKey, workflowIds } from '../core/workflowIds';
 import type { BackupRequest, BackupResult, RestoreRequest, RestoreResult } from '../core/requests';
 import type { MergeRequest, MergeResult } from '../workflows/merge';
+import type { RetentionRequest, RetentionResult } from '../workflows/retention';
 
 export interface EngineIo {
   stderr: TextSink;
@@ -102,5 +103,16 @@ export function runMergeWorkflow(req: MergeRequest, io: EngineIo, beforeStart?: 
     operation: 'merge',
     backupId: req.backupId,
     beforeStart,
+  });
+}
+
+/** delete --delete-expired / --merge-expired: shares delete -i's ID, one delete of an instance at a time. */
+export function runRetentionWorkflow(req: RetentionRequest, io: EngineIo): Promise<RetentionResult> {
+  return run<RetentionResult>(req.backupPath, io, {
+    workflowType: 'retentionWorkflow',
+    workflowId: workflowIds.delete(req.instance),
+    arg: req,
+    instance: req.instance,
+    operation: 'delete',
   });
 }

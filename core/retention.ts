@@ -5,7 +5,7 @@
  * `--delete-expired` deletes after them. Pure: the catalog is read by an activity, the clock is
  * the workflow's.
  */
-import { indexById, isValidStatus, type ChainNode } from './chain';
+import { descendsFrom, indexById, isValidStatus, scanParentChain, type ChainNode } from './chain';
 import { formatLocalTime } from './timestamps';
 
 /** What retention needs of one backup, besides its place in the chain. */
@@ -48,27 +48,9 @@ const DAY = 86400;
 export const retentionIsSet = (p: RetentionPolicy): boolean => p.redundancy > 0 || p.windowDays > 0;
 
 /** The FULL backup at the root of a backup's parent chain (find_parent_full_backup), if the chain is whole. */
-function fullOf(byId: ReadonlyMap<string, ChainNode>, node: ChainNode): ChainNode | undefined {
-  const seen = new Set<string>();
-  let cur: ChainNode | undefined = node;
-  while (cur && cur.mode !== 'FULL') {
-    if (!cur.parentId || seen.has(cur.id)) return undefined;
-    seen.add(cur.id);
-    cur = byId.get(cur.parentId);
-  }
-  return cur;
-}
-
-/** Whether `ancestor` is `node` or on its parent chain (is_parent, inclusive). */
-function isAncestor(byId: ReadonlyMap<string, ChainNode>, ancestor: string, node: ChainNode): boolean {
-  const seen = new Set<string>();
-  let cur: ChainNode | undefined = node;
-  while (cur && !seen.has(cur.id)) {
-    if (cur.id === ancestor) return true;
-    seen.add(cur.id);
-    cur = cur.parentId ? byId.get(cur.parentId) : undefined;
-  }
-  return false;
+function fullOf(byId: ReadonlyMap<string, ChainNode>, id: string): ChainNode | undefined {
+  const scan = scanParentChain(byId, id);
+  return scan.kind === 'broken' ? undefined : scan.chain[0];
 }
 
 /**
@@ -92,7 +74,7 @@ export function planRetention(
   lines.push({ level: 'INFO', text: 'Evaluate backups by retention' });
   const expired = new Set<string>();
   for (const b of [...backups].reverse()) {
-    const full = fullOf(byId, b);
+    const full = fullOf(byId, b.id);
     const redundancyKeep = full !== undefined && redundancyFulls.has(full.id);
     // Running and failed backups have no recovery time: their start counts instead.
     const time = b.recoveryTime || b.startTime;
@@ -128,11 +110,12 @@ export function planRetention(
   if (flags.mergeExpired) {
     for (const keep of kept) {
       lines.push({ level: 'INFO', text: `Consider backup ${keep.id} for merge` });
-      const full = fullOf(byId, keep);
-      if (!full) {
+      const scan = scanParentChain(byId, keep.id);
+      if (scan.kind === 'broken') {
         lines.push({ level: 'WARNING', text: `Failed to find FULL parent for ${keep.id}` });
         continue;
       }
+      const full = scan.chain[0];
       if (!purgeSet.has(full.id)) {
         lines.push({ level: 'WARNING', text: `Skip backup ${keep.id} for merging, because his FULL parent is not marked for purge` });
         continue;
@@ -140,10 +123,7 @@ export function planRetention(
       lines.push({ level: 'INFO', text: `Merge incremental chain between full backup ${full.id} and backup ${keep.id}` });
       merges.push({ fullId: full.id, destId: keep.id });
       // The chain becomes one FULL backup with keep's ID: none of it is left to purge.
-      for (let cur: ChainNode | undefined = keep; cur; cur = cur.parentId ? byId.get(cur.parentId) : undefined) {
-        purgeSet.delete(cur.id);
-        if (cur.id === full.id) break;
-      }
+      for (const n of scan.chain) purgeSet.delete(n.id);
       keptLeft.delete(keep.id);
     }
   }
@@ -152,7 +132,8 @@ export function planRetention(
   const purge: string[] = [];
   if (flags.deleteExpired) {
     for (const id of backups.map((b) => b.id).filter((i) => purgeSet.has(i))) {
-      const guard = [...keptLeft].find((k) => isAncestor(byId, id, byId.get(k)!));
+      // Kept backups are never expired, so never `id` itself: is_parent's inclusive case is moot.
+      const guard = [...keptLeft].find((k) => descendsFrom(byId, id, byId.get(k)!));
       if (guard) {
         lines.push({ level: 'LOG', text: `Retain backup ${id} because his descendant ${guard} is guarded by retention` });
         continue;

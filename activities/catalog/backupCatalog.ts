@@ -26,7 +26,8 @@ interface OwnerRecord {
 
 const OWNER_FILE = 'owner.json';
 
-async function existingBackupIds(instanceDir: string): Promise<string[]> {
+/** The backup directories of an instance (spec §1: dot-names and other names are not backups). */
+export async function existingBackupIds(instanceDir: string): Promise<string[]> {
   const names = await fs.readdir(instanceDir, { withFileTypes: true });
   return names.filter((d) => d.isDirectory() && !d.name.startsWith('.') && backupIdToTime(d.name) !== null).map((d) => d.name);
 }

@@ -16,7 +16,7 @@ import { planRetention, retentionIsSet, type RetentionNode, type RetentionPlan, 
 import { formatLocalTime } from '../../core/timestamps';
 import type { BackupStatus } from '../../core/types';
 import type { MergeRequest } from '../../workflows/merge';
-import { readBackupControl } from './backupCatalog';
+import { existingBackupIds, readBackupControl } from './backupCatalog';
 
 export interface RetentionPlanInput {
   backupPath: string;
@@ -57,16 +57,14 @@ async function instancePolicy(input: RetentionPlanInput): Promise<RetentionPolic
 async function readNodes(backupPath: string, instance: string): Promise<(RetentionNode & { dir: string })[]> {
   const instDir = catalogPaths.instanceDir(backupPath, instance);
   const out: (RetentionNode & { dir: string })[] = [];
-  for (const e of await fs.readdir(instDir, { withFileTypes: true })) {
-    const time = backupIdToTime(e.name);
-    if (!e.isDirectory() || e.name.startsWith('.') || time === null) continue;
-    const dir = path.join(instDir, e.name);
+  for (const id of await existingBackupIds(instDir)) {
+    const dir = path.join(instDir, id);
     const c = await readBackupControl({ backupDir: dir }).catch(() => null);
     out.push({
-      ...chainNode(e.name, c),
+      ...chainNode(id, c),
       dir,
       recoveryTime: c?.recoveryTime ?? 0,
-      startTime: c?.startTime ?? time,
+      startTime: c?.startTime ?? backupIdToTime(id)!,
       expireTime: c?.expireTime ?? 0,
     });
   }
