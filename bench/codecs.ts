@@ -15,7 +15,7 @@ import * as pako from 'pako';
 import * as crc from '../core/crc32c';
 import { pageChecksum } from '../core/pageChecksum';
 import { pglzCompress, pglzDecompress } from '../core/pglz';
-import { deflatePage, inflatePage, pageDeflateIsWasm, zlibDeflatePage } from '../activities/threads/pageZlib';
+import { deflatePage, inflatePage, pageDeflateIsWasm, pageInflateIsWasm, zlibDeflatePage, zlibInflatePage } from '../activities/threads/pageZlib';
 
 const BLCKSZ = 8192;
 
@@ -128,7 +128,10 @@ function main(): void {
     // What a backup and a validation run: one reused context per thread, or the WebAssembly deflate.
     measure(`page deflate level 1 (${pageDeflateIsWasm() ? 'core/pageDeflate.c, WebAssembly' : 'node:zlib, reused context'})`, pages, s, (p) => deflatePage(p, 1)?.length ?? BLCKSZ),
     measure('page deflate level 1 (node:zlib, reused context)', pages, s, (p) => zlibDeflatePage(p, 1)?.length ?? BLCKSZ),
-    measure('page inflate (node:zlib, reused context)', pages, s, (_p, i) => void (pageOut[i] ? inflatePage(pageOut[i]!, inflated) : undefined)),
+    // Our pages (their kept trees let the WebAssembly inflate keep its tables), then zlib's.
+    measure(`page inflate (${pageInflateIsWasm() ? 'core/pageInflate.c, WebAssembly' : 'node:zlib, reused context'})`, pages, s, (_p, i) => void (pageOut[i] ? inflatePage(pageOut[i]!, inflated) : undefined)),
+    measure('page inflate (node:zlib, reused context)', pages, s, (_p, i) => void (pageOut[i] ? zlibInflatePage(pageOut[i]!, inflated) : undefined)),
+    measure('page inflate of zlib level 1 pages (as pg_probackup stores them)', pages, s, (_p, i) => void (zlibOut[i].length < BLCKSZ ? inflatePage(zlibOut[i], inflated) : undefined)),
     measure('pglz compress (core/pglz)', pages, s, (p) => pglzCompress(p)?.length ?? BLCKSZ),
     measure('pglz decompress (core/pglz)', pages, s, (_p, i) => void (pglzOut[i] ? pglzDecompress(pglzOut[i]!, BLCKSZ) : undefined)),
     measure('pageChecksum (core/pageChecksum)', pages, s, (p, i) => void pageChecksum(p, 0, i)),

@@ -1,6 +1,6 @@
 /*
  * One data page (at most 8 KiB) deflated as a zlib stream, for pg_probackup's per-page format
- * (spec §5.2): WebAssembly built by scripts/build-deflate-wasm.sh into core/pageDeflateWasm.ts.
+ * (spec §5.2): WebAssembly built by scripts/build-wasm.sh into core/pageDeflateWasm.ts.
  *
  * Why not zlib: its deflate is built for streams. Per page it resets a context, slides its window
  * and builds Huffman trees through general code: about 40 us per pgbench table page at level 1 here,

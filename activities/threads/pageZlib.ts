@@ -1,7 +1,9 @@
 /**
  * zlib for single pages (pg_probackup compresses each page of a data file by itself, spec §5.2).
- * Level 1, the default, deflates with core/pageDeflate (WebAssembly, twice as fast per page) once
- * it has passed the self-test below; other levels and all inflating use Node's zlib.
+ * Level 1, the default, deflates with core/pageDeflate (WebAssembly, twice as fast per page), and
+ * pages inflate with core/pageInflate (WebAssembly, which skips building decoding tables for a page
+ * whose codes are the last page's), once each has passed the self-test below; other levels, and
+ * any stream the WebAssembly inflate declines, use Node's zlib.
  *
  * zlib.deflateSync and inflateSync build a stream object and a zlib context per call: 110 µs to
  * deflate a page and 36 µs to inflate one, five and three times the work itself. Here each thread
@@ -15,6 +17,7 @@
  */
 import * as zlib from 'node:zlib';
 import { createWasmPageDeflate } from '../../core/pageDeflate';
+import { createWasmPageInflate } from '../../core/pageInflate';
 import { BLCKSZ } from '../../core/types';
 
 interface NativeZlib {
@@ -134,6 +137,34 @@ export function zlibDeflatePage(page: Buffer, level: number): Buffer | null {
 }
 
 /**
+ * The WebAssembly inflate, if it reads the test pages as zlib wrote them at levels 1 and 9 and as
+ * the WebAssembly deflate did (each twice: the second time with its kept tables); made on first use.
+ */
+let fastInflate: ((stream: Uint8Array, into: Uint8Array) => boolean) | null | undefined;
+
+function wasmInflate(): ((stream: Uint8Array, into: Uint8Array) => boolean) | null {
+  if (fastInflate !== undefined) return fastInflate;
+  fastInflate = null;
+  try {
+    const inflate = createWasmPageInflate();
+    const into = Buffer.alloc(BLCKSZ);
+    const streams = selfTestPages().flatMap((page) => {
+      const ours = wasmDeflate()?.(page);
+      return [zlib.deflateSync(page, { level: 1 }), zlib.deflateSync(page, { level: 9 }), ...(ours ? [Buffer.from(ours)] : [])].map((z) => [z, page] as const);
+    });
+    if (streams.every(([z, page]) => [1, 2].every(() => inflate(z, into.fill(0)) && into.equals(page)))) fastInflate = inflate;
+  } catch {
+    // No WebAssembly SIMD here: zlib it is.
+  }
+  return fastInflate;
+}
+
+/** Whether pages inflate in WebAssembly here. */
+export function pageInflateIsWasm(): boolean {
+  return wasmInflate() !== null;
+}
+
+/**
  * A stored page inflated into `into` (at least BLCKSZ + 1 bytes: a page that fills BLCKSZ exactly
  * has ended, more would not fit); the page is a view of it, or of a buffer of its own on the
  * fallback path. Throws when it is not a zlib page.
@@ -143,6 +174,12 @@ export function zlibDeflatePage(page: Buffer, level: number): Buffer | null {
  * zlib restore 1.5 GB of garbage that held the process's peak about 30 MB higher.
  */
 export function inflatePage(payload: Buffer, into: Buffer): Buffer {
+  if (wasmInflate()?.(payload, into)) return into.subarray(0, BLCKSZ);
+  return zlibInflatePage(payload, into);
+}
+
+/** inflatePage by Node's zlib (what the WebAssembly inflate declines; bench/codecs.ts compares). */
+export function zlibInflatePage(payload: Buffer, into: Buffer): Buffer {
   if (pageZlibReused) {
     inflater ??= new Context(zlib.createInflate());
     if (inflater.run(payload, into.subarray(0, BLCKSZ + 1)) === BLCKSZ) return into.subarray(0, BLCKSZ);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as zlib from 'node:zlib';
-import { deflatePage, inflatePage, pageDeflateIsWasm, pageZlibReused, zlibDeflatePage } from '../../activities/threads/pageZlib';
+import { deflatePage, inflatePage, pageDeflateIsWasm, pageInflateIsWasm, pageZlibReused, zlibDeflatePage } from '../../activities/threads/pageZlib';
 
 const BLCKSZ = 8192;
 const scratchPage = Buffer.alloc(BLCKSZ + 1);
@@ -12,9 +12,10 @@ function page(seed: number, entropy: number): Buffer {
   return p;
 }
 
-it('reuses zlib contexts on this Node, and deflates level 1 in WebAssembly', () => {
+it('reuses zlib contexts on this Node, deflates level 1 and inflates in WebAssembly', () => {
   expect(pageZlibReused).toBe(true);
   expect(pageDeflateIsWasm()).toBe(true);
+  expect(pageInflateIsWasm()).toBe(true);
 });
 
 it('deflates pages into standard zlib streams that inflate back, page after page, at any level', () => {

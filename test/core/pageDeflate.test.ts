@@ -4,63 +4,15 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { createWasmPageDeflate } from '../../core/pageDeflate';
 import { PAGE_DEFLATE_SOURCE_SHA256 } from '../../core/pageDeflateWasm';
+import { BLCKSZ, pages } from '../helpers/testPages';
 
-const BLCKSZ = 8192;
 const wasmPageDeflate = createWasmPageDeflate();
 const deflate = (p: Buffer): Buffer | null => {
   const z = wasmPageDeflate(p);
   return z && Buffer.from(z);
 };
 
-/** A deterministic generator, so that a failing page can be made again. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => (x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0);
-}
-
-/** Pages of every kind deflate meets: runs, periods, small alphabets, tuples, noise with holes. */
-function pages(): Array<[string, Buffer]> {
-  const out: Array<[string, Buffer]> = [];
-  out.push(['zeros', Buffer.alloc(BLCKSZ)]);
-  out.push(['0xff', Buffer.alloc(BLCKSZ, 0xff)]);
-  for (const period of [1, 2, 3, 4, 5, 7, 8, 100, 257, 258, 259, 300, 4095, 4096, 6000]) {
-    const r = rng(period);
-    const unit = Buffer.from(Array.from({ length: period }, () => r() & 0xff));
-    const p = Buffer.alloc(BLCKSZ);
-    for (let i = 0; i < BLCKSZ; i++) p[i] = unit[i % period];
-    out.push([`period ${period}`, p]);
-  }
-  for (const bits of [1, 2, 4, 5, 6, 7]) {
-    const r = rng(bits * 31);
-    out.push([`alphabet of ${1 << bits}`, Buffer.from(Array.from({ length: BLCKSZ }, () => r() >>> (32 - bits)))]);
-  }
-  for (let seed = 1; seed <= 40; seed++) {
-    const r = rng(seed * 7919);
-    const p = randomBytes(BLCKSZ);
-    // Copies of earlier stretches at every distance and length, as LZ77 parses them.
-    for (let at = 16; at < BLCKSZ; ) {
-      const len = 3 + (r() % (seed % 3 === 0 ? 400 : 40));
-      const from = r() % at;
-      for (let k = 0; k < len && at < BLCKSZ; k++) p[at++] = p[from + k];
-      at += r() % (seed % 4 === 0 ? 2 : 30);
-    }
-    out.push([`copies ${seed}`, p]);
-  }
-  // A heap page of pgbench_accounts: line pointers, then 121-byte tuples differing in a few bytes.
-  const heap = Buffer.alloc(BLCKSZ, 0x20);
-  heap.fill(0, 0, 24);
-  for (let t = 0; t < 61; t++) {
-    heap.writeUInt32LE((BLCKSZ - 121 * (t + 1)) | (121 << 17) | (1 << 15), 24 + 4 * t);
-    const at = BLCKSZ - 121 * (t + 1);
-    heap.fill(0, at, at + 23);
-    heap.writeUInt32LE(731 + t, at);
-    heap.writeUInt32LE(40001 + t * 3, at + 23);
-  }
-  out.push(['heap page', heap]);
-  return out;
-}
-
-it('is built from the C source in the tree (else: bash scripts/build-deflate-wasm.sh)', () => {
+it('is built from the C source in the tree (else: bash scripts/build-wasm.sh)', () => {
   const source = readFileSync(path.join(__dirname, '../../core/pageDeflate.c'));
   expect(createHash('sha256').update(source).digest('hex')).toBe(PAGE_DEFLATE_SOURCE_SHA256);
 });
