@@ -87,6 +87,11 @@ export interface RestoreRequest {
     targetImmediate?: boolean;
     restoreCommand?: string;
   };
+  /**
+   * -R: the restored cluster starts as a standby (standby.signal) streaming from primary_conninfo:
+   * this one, or the connection the backup recorded.
+   */
+  replica?: { primaryConninfo?: string; primarySlotName?: string };
 }
 
 export interface RestoreResult {

@@ -99,6 +99,7 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
     checksumVersion: server.dataChecksums ? 1 : 0,
     fromReplica: server.isInRecovery,
     timeline: server.timeline,
+    primaryConninfo: server.primaryConninfo,
     parentBackupId: parent?.parentId as BackupControl['parentBackupId'],
   });
   const { backupId, backupDir } = prep;

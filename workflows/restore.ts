@@ -114,7 +114,9 @@ export async function restoreWorkflow(req: RestoreRequest): Promise<RestoreResul
   const secs = Math.round((Date.now() - started) / 1000);
   log(`INFO: Backup files are restored. Transfered bytes: ${prettySize(progress.bytesDone)}, time elapsed: ${secs}s`);
   progress.phase = 'syncing';
-  await short.finishRestore({ pgdata: req.pgdata, noSync: req.noSync, recovery: req.recovery });
+  const finished = await short.finishRestore({ pgdata: req.pgdata, noSync: req.noSync, recovery: req.recovery, replica: req.replica });
+  // A run started before finishRestore said anything replays its result as nothing.
+  for (const line of finished?.log ?? []) log(line);
   if (!req.noSync) log('INFO: Syncing restored files to disk');
   log(`INFO: Restore of backup ${id} completed.`);
   progress.phase = 'done';

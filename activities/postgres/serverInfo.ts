@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import { primaryConninfo } from '../../core/conninfo';
 import type { PgConnection } from '../../core/requests';
 import { closePg, connectPg, queryOne } from './connection';
 
@@ -12,6 +13,8 @@ export interface ServerInfo {
   timeline: number;
   walSegmentSize: number;
   isSuperuser: boolean;
+  /** The connection's parameters as libpq words, recorded in backup.control for restore -R. */
+  primaryConninfo: string;
 }
 
 /** What the backup must know about the server before it starts (spec §7.1 steps 2–3). */
@@ -49,6 +52,7 @@ export async function inspectInstanceServer(input: { connection: PgConnection })
       timeline: Number(r.tli),
       walSegmentSize: Number(r.segsize),
       isSuperuser: r.superuser === 'on',
+      primaryConninfo: primaryConninfo({ user: client.user, host: client.host, port: client.port, env: process.env }),
     };
   } finally {
     await closePg(client);

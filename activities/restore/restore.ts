@@ -13,6 +13,7 @@ import { parseBackupControl } from '../../core/backupControl';
 import { catalogPaths } from '../../core/catalogPaths';
 import { planBatches } from '../../core/batchPlan';
 import { parsePgControl } from '../../core/pgControl';
+import { RECOVERY_SETTINGS_MARK, recoverySettings, type StandbySettings } from '../../core/recoveryConf';
 import { parseTablespaceMap, planRestoreLayout, RestorePlanError, type RestoreLayout } from '../../core/restorePlan';
 import type { RestoreRequest } from '../../core/requests';
 import { BLCKSZ } from '../../core/types';
@@ -302,45 +303,40 @@ export async function abandonRestore(input: { pgdata: string }): Promise<void> {
   for (const r of [...plan.createdRoots].sort((a, b) => b.length - a.length)) await rmdir(r);
 }
 
-function quoteConf(v: string): string {
-  return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
-}
-
-/** Recovery settings for PostgreSQL 15 (spec §8.6); none for a plain STREAM restore. */
-export function recoverySettings(backupId: string, r: NonNullable<RestoreRequest['recovery']>, now: Date): string | null {
-  const lines: string[] = [];
-  const targeted = !!(r.targetImmediate || r.targetTime || r.targetXid || r.targetLsn || r.targetName);
-  if (r.restoreCommand) lines.push(`restore_command = ${quoteConf(r.restoreCommand)}`);
-  // PostgreSQL refuses a targeted recovery without restore_command. With no WAL archive the WAL is
-  // the one restored from the backup into pg_wal, which recovery reads when the command fails.
-  else if (targeted) lines.push(`restore_command = 'false'  # no WAL archive: recovery replays the WAL in pg_wal`);
-  if (r.targetImmediate) lines.push(`recovery_target = 'immediate'`);
-  if (r.targetTime) lines.push(`recovery_target_time = ${quoteConf(r.targetTime)}`);
-  if (r.targetXid) lines.push(`recovery_target_xid = ${quoteConf(r.targetXid)}`);
-  if (r.targetLsn) lines.push(`recovery_target_lsn = ${quoteConf(r.targetLsn)}`);
-  if (r.targetName) lines.push(`recovery_target_name = ${quoteConf(r.targetName)}`);
-  if (r.targetInclusive !== undefined) lines.push(`recovery_target_inclusive = ${r.targetInclusive ? 'true' : 'false'}`);
-  if (r.targetTimeline) lines.push(`recovery_target_timeline = ${quoteConf(r.targetTimeline)}`);
-  if (r.targetAction) lines.push(`recovery_target_action = ${quoteConf(r.targetAction)}`);
-  if (lines.length === 0) return null;
-  return `\n# recovery settings added by gs_probackup restore of backup ${backupId} at '${now.toISOString()}'\n${lines.join('\n')}\n`;
-}
-
-export async function finishRestore(input: { pgdata: string; noSync: boolean; recovery?: RestoreRequest['recovery'] }): Promise<void> {
+export async function finishRestore(input: {
+  pgdata: string;
+  noSync: boolean;
+  recovery?: RestoreRequest['recovery'];
+  replica?: RestoreRequest['replica'];
+}): Promise<{ log: string[] }> {
   const plan = await readPlan(input.pgdata);
   if (!plan) {
     // Removing the plan is this step's last act: a retry after it finds the restore finished.
-    if (await exists(path.join(input.pgdata, 'PG_VERSION'))) return;
+    if (await exists(path.join(input.pgdata, 'PG_VERSION'))) return { log: [] };
     throw planLost(input.pgdata);
   }
-  const settings = input.recovery ? recoverySettings(plan.backupId, input.recovery, new Date()) : null;
+  const log: string[] = [];
+  let standby: StandbySettings | undefined;
+  if (input.replica) {
+    // The backup's own connection, as pg_probackup does, unless --primary-conninfo says otherwise.
+    const control = parseBackupControl(await fs.readFile(catalogPaths.backupControl(plan.backupDir), 'utf8'), catalogPaths.backupControl(plan.backupDir));
+    standby = { primaryConninfo: input.replica.primaryConninfo ?? control.primaryConninfo, primarySlotName: input.replica.primarySlotName };
+    if (!standby.primaryConninfo) {
+      log.push(
+        `WARNING: backup ${plan.backupId} records no primary_conninfo and none was given (--primary-conninfo): ` +
+          `the standby will not connect to a primary until primary_conninfo is set in "${path.join(input.pgdata, 'postgresql.auto.conf')}"`,
+      );
+    }
+  }
+  const settings = recoverySettings(plan.backupId, input.recovery, standby, new Date());
   if (settings) {
     const auto = path.join(input.pgdata, 'postgresql.auto.conf');
     const before = await fs.readFile(auto, 'utf8').catch(() => '');
     // Idempotent: a retry rewrites the whole file from what the backup had.
-    const base = before.split('\n# recovery settings added by gs_probackup')[0];
-    await writeFileAtomic(auto, base + settings, { sync: !input.noSync });
-    await writeFileAtomic(path.join(input.pgdata, 'recovery.signal'), '', { sync: !input.noSync });
+    const base = before.split(RECOVERY_SETTINGS_MARK)[0];
+    await writeFileAtomic(auto, base + settings.text, { sync: !input.noSync });
+    if (settings.recovery) await writeFileAtomic(path.join(input.pgdata, 'recovery.signal'), '', { sync: !input.noSync });
+    if (settings.standby) await writeFileAtomic(path.join(input.pgdata, 'standby.signal'), '', { sync: !input.noSync });
   }
   const dirs = new Set<string>([input.pgdata, ...plan.layout.roots, ...plan.layout.dirs.map((d) => d.target)]);
   await removeStaleTempFiles(dirs, /\.gs_restore_tmp\d+$/);
@@ -348,4 +344,5 @@ export async function finishRestore(input: { pgdata: string; noSync: boolean; re
     for (const d of dirs) await fsyncDir(d).catch(() => undefined);
   }
   await fs.rm(path.join(input.pgdata, STATE_DIR), { recursive: true, force: true });
+  return { log };
 }

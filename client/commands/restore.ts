@@ -21,7 +21,6 @@ export async function restoreCommand(opts: RestoreOptions, ctx: CommandContext):
   const unsupported: [boolean, string][] = [
     [opts.incrementalMode !== undefined && opts.incrementalMode !== 'none', '-I/--incremental-mode'],
     [opts.dbInclude !== undefined || opts.dbExclude !== undefined, '--db-include/--db-exclude (partial restore)'],
-    [!!opts.restoreAsReplica, '-R/--restore-as-replica'],
   ];
   for (const [given, what] of unsupported) if (given) throw new CliError(`${what} is not implemented yet`);
   const pgdata = resolved.pgdata;
@@ -36,6 +35,11 @@ export async function restoreCommand(opts: RestoreOptions, ctx: CommandContext):
   if (opts.recoveryTargetTimeline !== undefined) recovery.targetTimeline = String(opts.recoveryTargetTimeline);
   if (opts.recoveryTargetAction !== undefined) recovery.targetAction = opts.recoveryTargetAction;
   if (opts.immediate || opts.recoveryTarget === 'immediate') recovery.targetImmediate = true;
+  // As pg_probackup: a slot name implies -R; a conninfo without -R has nothing to configure.
+  const asReplica = !!opts.restoreAsReplica || opts.primarySlotName !== undefined;
+  if (opts.primaryConninfo !== undefined && !asReplica) {
+    ctx.logger.warning('--primary-conninfo is ignored without -R/--restore-as-replica');
+  }
   const restoreCmd = opts.restoreCommand ?? resolved.restoreCommand;
   if (restoreCmd !== undefined) recovery.restoreCommand = restoreCmd;
   const req: RestoreRequest = {
@@ -55,6 +59,9 @@ export async function restoreCommand(opts: RestoreOptions, ctx: CommandContext):
     // restore has no -t: its batches heartbeat every few MB, so 30 s of silence means a dead worker.
     rwTimeoutSec: 30,
     ...(Object.keys(recovery).length ? { recovery } : {}),
+    ...(asReplica
+      ? { replica: { ...(opts.primaryConninfo !== undefined ? { primaryConninfo: opts.primaryConninfo } : {}), ...(opts.primarySlotName !== undefined ? { primarySlotName: opts.primarySlotName } : {}) } }
+      : {}),
   };
   await runRestoreWorkflow(req, {
     stderr: ctx.stderr,

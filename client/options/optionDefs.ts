@@ -112,9 +112,9 @@ export const OPTIONS = {
   dbInclude: list('db-include', 'dbname', text(), 'partial', 'restore only these databases (repeatable)'),
   dbExclude: list('db-exclude', 'dbname', text(), 'partial', 'do not restore these databases (repeatable)'),
   destroyAllOtherDbs: flag('destroy-all-other-dbs', 'partial', 'allow an incremental partial restore to wipe the other databases'),
-  restoreAsReplica: flag('restore-as-replica', 'replica', 'write the configuration of a standby', { short: 'R' }),
-  primaryConninfo: value('primary-conninfo', 'primary_conninfo', text(), 'replica', 'primary_conninfo for the standby'),
-  primarySlotName: value('primary-slot-name', 'slotname', text(), 'replica', 'primary_slot_name for the standby', { short: 'S' }),
+  restoreAsReplica: flag('restore-as-replica', 'replica', 'start the restored cluster as a standby: standby.signal and primary_conninfo', { short: 'R' }),
+  primaryConninfo: value('primary-conninfo', 'primary_conninfo', text(), 'replica', "the standby's primary_conninfo (default: the connection the backup recorded)"),
+  primarySlotName: value('primary-slot-name', 'slotname', text(), 'replica', "the standby's primary_slot_name (implies -R)", { short: 'S' }),
   // recovery target
   recoveryTarget: value('recovery-target', 'immediate|latest', V.choice(['immediate', 'latest'] as const), 'recovery', 'end recovery at consistency (immediate) or at the end of WAL (latest)'),
   recoveryTargetTime: value('recovery-target-time', 'time', V.timestamp(), 'recovery', 'recover up to this time', { aliases: ['time'] }),
