@@ -106,14 +106,23 @@ async function run(argv: readonly string[], env: Env, io: { stdout: TextSink; st
 }
 
 if (require.main === module) {
+  // A command whose work waits on something that will never come (a stream that never ends) would
+  // let Node exit with 0, and archive-push exiting 0 tells PostgreSQL a WAL file is safe.
+  let settled = false;
+  process.exitCode = 1;
+  process.on('exit', () => {
+    if (!settled) process.stderr.write('ERROR: internal error: the command stopped before it finished\n');
+  });
   main(process.argv.slice(2)).then(
     (code) => {
+      settled = true;
       process.exitCode = code;
       // The command is over: a stray handle (an SDK timer, a connection a library keeps) must
       // not keep the process alive. Output has a moment to drain first.
       setTimeout(() => process.exit(code), 3000).unref();
     },
     (e) => {
+      settled = true;
       process.stderr.write(`ERROR: ${(e as Error)?.message ?? e}\n`);
       process.exitCode = 1;
     },

@@ -51,6 +51,8 @@ export interface TargetVerdict {
   /** The backup's consistency point (STOP LSN) and the end of the WAL it holds. */
   consistentAt: string;
   walEnd: string;
+  /** WAL segments read from the instance's WAL archive (wal/<instance>) besides the backup's own. */
+  archivedSegments?: number;
   timeline: number;
   /** From backup.control: pg_probackup's defaults for time and xid when WAL shows none. */
   recoveryTime: number | null;
@@ -84,7 +86,7 @@ export function pointText(p: PointJson, v: TargetVerdict, fmtTime: (unix: number
 export function reasonText(s: TargetSpec, v: TargetVerdict, fmtTime: (unix: number) => string): string {
   const target = describeTarget(s, fmtTime);
   if (v.why === 'timeline') {
-    return `backup ${v.backupId} is on timeline ${v.timeline}; reaching timeline ${s.timeline} needs its history file and WAL from a WAL archive, which this catalog does not keep`;
+    return `backup ${v.backupId} is on timeline ${v.timeline}; reaching timeline ${s.timeline} needs its history file and the WAL after the switch, which validate does not follow across timelines`;
   }
   if (v.why === 'before-consistency') {
     return (
@@ -99,9 +101,15 @@ export function reasonText(s: TargetSpec, v: TargetVerdict, fmtTime: (unix: numb
     name: 'no restore point of that name',
   }[s.kind];
   const where = v.point ? `after the backup's STOP LSN ${v.consistentAt}` : `(it even ends before the backup's STOP LSN ${v.consistentAt})`;
+  if (v.archivedSegments) {
+    return (
+      `the WAL of backup ${v.backupId} and the WAL archive (${v.archivedSegments} segments), which end at ${v.walEnd}, have ${what} ${where}; ` +
+      `PostgreSQL would fail with "recovery ended before configured recovery target was reached"`
+    );
+  }
   return (
-    `the WAL in backup ${v.backupId}, which ends at ${v.walEnd}, has ${what} ${where}, and this catalog keeps no WAL archive ` +
-    `(a STREAM backup holds WAL only up to about its STOP LSN); PostgreSQL would fail with "recovery ended before configured recovery target was reached"`
+    `the WAL in backup ${v.backupId}, which ends at ${v.walEnd}, has ${what} ${where}, and the WAL archive has none of what follows ` +
+    `(a STREAM backup holds WAL only up to about its STOP LSN; archive-push fills the archive); PostgreSQL would fail with "recovery ended before configured recovery target was reached"`
   );
 }
 

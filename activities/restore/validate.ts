@@ -7,6 +7,7 @@
 import * as fs from 'node:fs/promises';
 import * as fsSync from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { backupContentCrc, parseBackupContent, S_IFDIR, S_IFMT, type FileEntry } from '../../core/backupContent';
 import { parseBackupControl, type BackupControl } from '../../core/backupControl';
@@ -297,15 +298,26 @@ function walSegSizeOf(entries: FileEntry[]): number {
 }
 
 /**
- * Reads a STREAM backup's own pg_wal by page, 1 MiB at a time (segments may be 1 GB): the WAL
- * recovery of a restored copy would replay when no restore_command supplies more.
+ * Reads the WAL recovery of a restored copy would replay, by page, 1 MiB at a time (segments may be
+ * 1 GB): a segment from the instance's WAL archive when it has one, as recovery's restore_command
+ * (archive-get) gives it first, else from the backup's own pg_wal. An archived `.gz` segment is
+ * inflated whole, one at a time: WAL is read in order.
  */
 class BackupWalPages {
-  private readonly fds = new Map<bigint, number | null>();
+  private readonly segs = new Map<bigint, { fd: number } | { data: Buffer } | null>();
   private window: { start: bigint; buf: Buffer; len: number } | null = null;
   private static readonly WINDOW = 1 << 20;
+  private readonly scratch = Buffer.alloc(BackupWalPages.WINDOW);
+  /** Segments read from the WAL archive. */
+  archived = 0;
 
-  constructor(private readonly walDir: string, private readonly tli: number, private readonly segSize: number, private readonly segments: Set<string>) {}
+  constructor(
+    private readonly walDir: string,
+    private readonly tli: number,
+    private readonly segSize: number,
+    private readonly segments: Set<string>,
+    private readonly archiveDir: string | null,
+  ) {}
 
   readonly source: PageSource = (pageLsn) => {
     const w = this.window;
@@ -316,26 +328,45 @@ class BackupWalPages {
     return this.window!.buf.subarray(off, off + 8192);
   };
 
+  private open(segNo: bigint): { fd: number } | { data: Buffer } | null {
+    const name = walFileName(this.tli, segNo, this.segSize);
+    if (this.archiveDir) {
+      const plain = path.join(this.archiveDir, name);
+      if (fsSync.existsSync(plain)) {
+        this.archived++;
+        return { fd: fsSync.openSync(plain, 'r') };
+      }
+      const gz = `${plain}.gz`;
+      if (fsSync.existsSync(gz)) {
+        this.archived++;
+        // The one inflated segment kept is the one being read.
+        for (const [k, v] of this.segs) if (v && 'data' in v) this.segs.delete(k);
+        return { data: zlib.gunzipSync(fsSync.readFileSync(gz)) };
+      }
+    }
+    const f = path.join(this.walDir, name);
+    return this.segments.has(name) && fsSync.existsSync(f) ? { fd: fsSync.openSync(f, 'r') } : null;
+  }
+
   private load(pageLsn: bigint): boolean {
     const seg = BigInt(this.segSize);
     const segNo = pageLsn / seg;
-    if (!this.fds.has(segNo)) {
-      const name = walFileName(this.tli, segNo, this.segSize);
-      const f = path.join(this.walDir, name);
-      this.fds.set(segNo, this.segments.has(name) && fsSync.existsSync(f) ? fsSync.openSync(f, 'r') : null);
-    }
-    const fd = this.fds.get(segNo);
-    if (fd === null || fd === undefined) return false;
+    if (!this.segs.has(segNo)) this.segs.set(segNo, this.open(segNo));
+    const s = this.segs.get(segNo);
+    if (!s) return false;
     const inSeg = Number(pageLsn % seg);
-    const buf = this.window?.buf ?? Buffer.alloc(BackupWalPages.WINDOW);
-    const len = fsSync.readSync(fd, buf, 0, Math.min(buf.length, this.segSize - inSeg), inSeg);
-    this.window = { start: pageLsn, buf, len };
-    return len >= 8192;
+    if ('data' in s) {
+      this.window = { start: pageLsn, buf: s.data.subarray(inSeg), len: Math.max(0, s.data.length - inSeg) };
+    } else {
+      const len = fsSync.readSync(s.fd, this.scratch, 0, Math.min(this.scratch.length, this.segSize - inSeg), inSeg);
+      this.window = { start: pageLsn, buf: this.scratch, len };
+    }
+    return this.window.len >= 8192;
   }
 
   close(): void {
-    for (const fd of this.fds.values()) if (fd !== null) fsSync.closeSync(fd);
-    this.fds.clear();
+    for (const s of this.segs.values()) if (s && 'fd' in s) fsSync.closeSync(s.fd);
+    this.segs.clear();
   }
 }
 
@@ -372,7 +403,7 @@ export async function checkRecoveryTarget(input: { backupPath: string; instance:
     ? entries.filter((e) => e.externalDirNum === 0 && /^pg_wal\/[0-9A-F]{24}$/.test(e.path)).map((e) => e.path.slice(7))
     : (await fs.readdir(walDir).catch(() => [] as string[])).filter((n) => /^[0-9A-F]{24}$/.test(n));
   const segSize = (entries && walSegSizeOf(entries)) || DEFAULT_XLOG_SEG_SIZE;
-  const pages = new BackupWalPages(walDir, control.timelineId, segSize, new Set(listed));
+  const pages = new BackupWalPages(walDir, control.timelineId, segSize, new Set(listed), catalogPaths.instanceWalDir(input.backupPath, input.instance));
   const replay = new RecoveryTargetReplay(toRecoveryTarget(input.target), consistentAt);
   const ctx = Context.current();
   let walEnd = lsnToBigInt(control.startLsn);
@@ -381,14 +412,14 @@ export async function checkRecoveryTarget(input: { backupPath: string; instance:
     for (const rec of readWalRecords(pages.source, await replayStart(backupDir, walEnd), 0xffffffffffffffffn, segSize)) {
       walEnd = rec.end;
       const o = replay.push(rec);
-      if (o) return verdictFromOutcome(o, { ...base, walEnd });
+      if (o) return verdictFromOutcome(o, { ...base, walEnd, archivedSegments: pages.archived });
       // The reader is synchronous: let heartbeats out now and then on a long WAL.
       if (++n % 4096 === 0) {
         ctx.heartbeat({ lsn: rec.lsn.toString(16) });
         await new Promise((r) => setImmediate(r));
       }
     }
-    return verdictFromOutcome(replay.end(), { ...base, walEnd });
+    return verdictFromOutcome(replay.end(), { ...base, walEnd, archivedSegments: pages.archived });
   } finally {
     pages.close();
   }

@@ -7,12 +7,26 @@ import { runRestoreWorkflow } from '../engine';
 import type { CommandContext } from '../context';
 import { CliError } from '../errors';
 import { openInstance } from '../instance';
+import { launcherPath } from '../temporal/installPaths';
 import type { RestoreOptions } from '../options/commands';
 import { workflowLogSink } from '../workflowLog';
 import type { Logger } from '../logger';
 
 function isoUtc(unixSec: number): string {
   return new Date(unixSec * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '+00');
+}
+
+function targeted(r: NonNullable<RestoreRequest['recovery']>): boolean {
+  return !!(r.targetImmediate || r.targetTime || r.targetXid || r.targetLsn || r.targetName);
+}
+
+/**
+ * pg_probackup's default restore_command for a recovery target: WAL past the backup's end comes
+ * from the instance's archive (archive-push), and a file it lacks ends the archive for recovery,
+ * which then reads the backup's own pg_wal.
+ */
+function archiveGetCommand(backupPath: string, instance: string): string {
+  return `"${launcherPath()}" archive-get -B "${backupPath}" --instance "${instance}" --wal-file-path=%p --wal-file-name=%f`;
 }
 
 /** Restores a backup as the restore workflow (spec §8); refusals happen before anything is written. */
@@ -40,7 +54,7 @@ export async function restoreCommand(opts: RestoreOptions, ctx: CommandContext):
   if (opts.primaryConninfo !== undefined && !asReplica) {
     ctx.logger.warning('--primary-conninfo is ignored without -R/--restore-as-replica');
   }
-  const restoreCmd = opts.restoreCommand ?? resolved.restoreCommand;
+  const restoreCmd = opts.restoreCommand ?? resolved.restoreCommand ?? (targeted(recovery) ? archiveGetCommand(resolved.backupPath, resolved.instance) : undefined);
   if (restoreCmd !== undefined) recovery.restoreCommand = restoreCmd;
   const req: RestoreRequest = {
     backupPath: resolved.backupPath,

@@ -31,6 +31,11 @@ export function workflowBundlePath(env: Record<string, string | undefined> = pro
   return env.WORKFLOW_BUNDLE_PATH || path.join(repoRoot(), 'dist', 'workflow-bundle.js');
 }
 
+/** The launcher, bin/gs_probackup: what restore_command and archive_command run. */
+export function launcherPath(): string {
+  return path.join(repoRoot(), 'bin', 'gs_probackup');
+}
+
 function onPath(name: string, env: Record<string, string | undefined>): string | undefined {
   for (const dir of (env.PATH ?? '').split(path.delimiter)) {
     if (!dir) continue;
