@@ -151,6 +151,30 @@ test('a stale .part of a dead push is taken over after --archive-timeout; one th
   fs.rmSync(path.join(archiveDir, next));
 });
 
+test('--batch-size pushes the files PostgreSQL has marked ready ahead, -j at a time, and marks them done', async () => {
+  // Archiving held back: three segments wait as .ready.
+  await cluster.psql("alter system set archive_command = 'false'; select pg_reload_conf()");
+  const names: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    await cluster.psql(`insert into filler values (${i})`);
+    names.push(await cluster.psql('select pg_walfile_name(pg_switch_wal())'));
+  }
+  const status = path.join(cluster.pgdata, 'pg_wal', 'archive_status');
+  await waitFor('three .ready files', () => names.every((n) => fs.existsSync(path.join(status, `${n}.ready`))), 30_000, 100);
+  const r = await run(CLI, ['archive-push', '-B', backupPath, '--instance', 'node', `--wal-file-path=pg_wal/${names[0]}`, `--wal-file-name=${names[0]}`, '--batch-size=3', '-j', '2'], { cwd: cluster.pgdata, env: { ...process.env, HOME: process.env.HOME ?? '/tmp' } });
+  expect(r.stderr).toContain(`INFO: gs_probackup archive-push WAL file: ${names[0]}, threads: 2/2, batch: 3/3, compression: none`);
+  expect(r.stderr).toMatch(/INFO: gs_probackup archive-push completed successfully, pushed: 3, skipped: 0/);
+  expect(r.code).toBe(0);
+  for (const n of names) await expectValidSegment(path.join(archiveDir, n));
+  // PostgreSQL marks the file it asked for itself; the others are marked done for it.
+  expect(fs.existsSync(path.join(status, `${names[0]}.ready`))).toBe(true);
+  for (const n of names.slice(1)) expect([n, fs.existsSync(path.join(status, `${n}.done`))]).toEqual([n, true]);
+
+  await cluster.psql('alter system reset archive_command; select pg_reload_conf()');
+  await waitFor(`${names[0]} archived by PostgreSQL`, async () => (await cluster.psql("select coalesce(last_archived_wal, '') from pg_stat_archiver")) >= names[0], 60_000, 100);
+  expect(fs.existsSync(path.join(status, `${names[0]}.done`))).toBe(true);
+});
+
 test('a file from another cluster is refused; bad names are refused before anything is read', async () => {
   const other = await createCluster({ start: false });
   try {
