@@ -3,6 +3,7 @@
  * backup. Pure functions over BackupControl; the command reads the catalog.
  */
 import { backupIdOf, renderBackupControl, type BackupControl } from './backupControl';
+import type { ArchiveTimeline } from './archiveTimelines';
 import { formatLocalTime } from './timestamps';
 
 /** One row of the plain table, every cell already rendered. */
@@ -235,6 +236,12 @@ class JsonWriter {
     this.needComma = true;
   }
 
+  /** A value already in JSON's words, after key() (a number printed with fixed decimals). */
+  raw(text: string): void {
+    this.out += text;
+    this.needComma = true;
+  }
+
   text(): string {
     return this.out;
   }
@@ -332,4 +339,85 @@ export function formatBackupDetailPlain(c: BackupControl, extra: { tablespaceMap
     out += `\ntablespace_map = '${items.join('; ')}'\n`;
   }
   return out;
+}
+
+const ARCHIVE_COLUMNS = ['TLI', 'Parent TLI', 'Switchpoint', 'Min Segno', 'Max Segno', 'N segments', 'Size', 'Zratio', 'N backups', 'Status'];
+
+/** Segments' worth of bytes over their size on disk, as pg_probackup prints it (0.00 for none). */
+function archiveZratio(t: ArchiveTimeline, segSize: number): string {
+  return (t.size === 0 ? 0 : (segSize * t.nSegments) / t.size).toFixed(2);
+}
+
+/**
+ * `show --archive` plain (spec §12.4): `ARCHIVE INSTANCE '<name>'`, then the table of timelines,
+ * newest first, every column left-aligned.
+ */
+export function formatArchivePlain(instance: string, timelines: ArchiveTimeline[], segSize: number): string {
+  const rows = [...timelines].reverse().map((t) => [
+    String(t.tli),
+    String(t.parentTli),
+    t.switchpoint,
+    t.minSegno,
+    t.maxSegno,
+    String(t.nSegments),
+    prettySize(t.size),
+    archiveZratio(t, segSize),
+    String(t.backups.length),
+    t.lostSegments.length ? 'DEGRADED' : 'OK',
+  ]);
+  const widths = ARCHIVE_COLUMNS.map((title, i) => Math.max(title.length, ...rows.map((r) => r[i].length)));
+  const sep = '='.repeat(widths.reduce((a, w) => a + w + 2, 0)) + '\n';
+  const line = (cells: string[]) => cells.map((v, i) => ` ${v.padEnd(widths[i])} `).join('') + '\n';
+  return `\nARCHIVE INSTANCE '${instance}'\n` + sep + line(ARCHIVE_COLUMNS) + sep + rows.map(line).join('');
+}
+
+/** `show --archive --format=json` (spec §12.4): per instance, its timelines newest first. */
+export function formatArchiveJson(sets: { instance: string; timelines: ArchiveTimeline[]; segSize: number; parentTlis?: Record<string, number> }[]): string {
+  const w = new JsonWriter();
+  w.beginArray();
+  for (const s of sets) {
+    w.beginObject();
+    w.str('instance', s.instance);
+    w.key('timelines');
+    w.beginArray();
+    for (const t of [...s.timelines].reverse()) {
+      w.beginObject();
+      w.num('tli', t.tli);
+      w.num('parent-tli', t.parentTli);
+      w.str('switchpoint', t.switchpoint);
+      w.str('min-segno', t.minSegno);
+      w.str('max-segno', t.maxSegno);
+      w.num('n-segments', t.nSegments);
+      w.num('size', t.size);
+      w.key('zratio');
+      w.raw(archiveZratio(t, s.segSize));
+      w.str('closest-backup-id', t.closestBackup ? backupIdOf(t.closestBackup) : '');
+      w.str('status', t.lostSegments.length ? 'DEGRADED' : 'OK');
+      // An empty list is `[]` on the key's line, as pg_probackup prints it.
+      w.key('lost-segments');
+      if (t.lostSegments.length === 0) w.raw('[]');
+      else {
+        w.beginArray();
+        for (const l of t.lostSegments) {
+          w.beginObject();
+          w.str('begin-segno', l.begin);
+          w.str('end-segno', l.end);
+          w.endObject();
+        }
+        w.endArray();
+      }
+      w.key('backups');
+      if (t.backups.length === 0) w.raw('[]');
+      else {
+        w.beginArray();
+        for (const b of t.backups) backupJson(w, b, undefined, b.parentBackupId ? s.parentTlis?.[b.parentBackupId] : undefined);
+        w.endArray();
+      }
+      w.endObject();
+    }
+    w.endArray();
+    w.endObject();
+  }
+  w.endArray();
+  return w.text() + '\n';
 }

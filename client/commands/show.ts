@@ -1,9 +1,12 @@
 import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { archiveTimelines } from '../../core/archiveTimelines';
 import type { BackupControl } from '../../core/backupControl';
-import { formatBackupDetailPlain, formatBackupTable, formatBackupsJson, showRowFromControl } from '../../core/show';
+import { catalogPaths } from '../../core/catalogPaths';
+import { formatArchiveJson, formatArchivePlain, formatBackupDetailPlain, formatBackupTable, formatBackupsJson, showRowFromControl } from '../../core/show';
 import type { CommandContext } from '../context';
-import { NotImplementedError } from '../errors';
-import { listInstances, requireCatalog, requireInstance } from '../catalog';
+import { listInstances, readInstanceConfig, requireCatalog, requireInstance } from '../catalog';
+import { resolveInstanceOptions } from '../resolveInstanceOptions';
 import { listBackups, type ListedBackup } from '../backupList';
 import type { ShowOptions } from '../options/commands';
 
@@ -33,7 +36,6 @@ function timelines(list: ListedBackup[]): Record<string, number> {
 
 /** show: the backup list (all instances or one), one backup in detail, plain or JSON (spec §12). */
 export async function showCommand(opts: ShowOptions, ctx: CommandContext): Promise<number> {
-  if (opts.archive) throw new NotImplementedError('show --archive');
   const json = opts.format === 'json';
   const nowSec = Math.floor(ctx.now().getTime() / 1000);
   let sets: InstanceBackups[];
@@ -46,6 +48,13 @@ export async function showCommand(opts: ShowOptions, ctx: CommandContext): Promi
     for (const instance of await listInstances(opts.backupPath)) {
       sets.push({ instance, backups: await listBackups(opts.backupPath, instance, ctx.logger) });
     }
+  }
+
+  if (opts.archive) {
+    const archives = [];
+    for (const set of sets) archives.push({ ...(await readArchive(opts.backupPath, set.instance, set.backups, ctx)), parentTlis: timelines(set.backups) });
+    ctx.stdout.write(json ? formatArchiveJson(archives) : archives.map((a) => formatArchivePlain(a.instance, a.timelines, a.segSize)).join(''));
+    return 0;
   }
 
   if (opts.backupId !== undefined) {
@@ -74,4 +83,22 @@ export async function showCommand(opts: ShowOptions, ctx: CommandContext): Promi
   }
   ctx.stdout.write(out);
   return 0;
+}
+
+/** An instance's WAL archive by timeline (wal/<instance>, spec §12.4). */
+async function readArchive(backupPath: string, instance: string, backups: ListedBackup[], ctx: CommandContext) {
+  const dir = catalogPaths.instanceWalDir(backupPath, instance);
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  const files: { name: string; size: number }[] = [];
+  const histories = new Map<number, string>();
+  for (const name of names) {
+    const st = await fs.stat(path.join(dir, name)).catch(() => null);
+    if (!st?.isFile()) continue;
+    files.push({ name, size: st.size });
+    if (/^[0-9A-F]{8}\.history$/.test(name)) histories.set(parseInt(name.slice(0, 8), 16), await fs.readFile(path.join(dir, name), 'utf8').catch(() => ''));
+  }
+  const file = await readInstanceConfig(backupPath, instance);
+  const segSize = resolveInstanceOptions({ backupPath, instance, options: {}, file, env: {} }).xlogSegSize;
+  const tls = archiveTimelines(files, histories, segSize, controls(backups), (msg) => ctx.logger.warning(msg));
+  return { instance, timelines: tls, segSize };
 }

@@ -220,8 +220,9 @@ test('archive-get feeds a point-in-time recovery past the backup: the restore_co
 
   const port = await freePort();
   const sock = tmp('pgr-');
-  // Archiving off: the restored server would push its new timeline into the same archive.
-  const start = await run(pgBin('pg_ctl'), ['-D', target, '-w', '-t', '120', '-l', path.join(sock, 'log'), '-o', `-p ${port} -k ${sock} -c listen_addresses='' -c archive_mode=off`, 'start']);
+  // The restored server keeps the source's archive_command: promoted, it archives its new timeline
+  // into the same archive, as a cluster recovered in place would.
+  const start = await run(pgBin('pg_ctl'), ['-D', target, '-w', '-t', '120', '-l', path.join(sock, 'log'), '-o', `-p ${port} -k ${sock} -c listen_addresses=''`, 'start']);
   expect(start.code).toBe(0);
   try {
     const q = async (sql: string) => (await run(pgBin('psql'), ['-XAtq', '-h', sock, '-p', String(port), '-d', 'postgres', '-c', sql])).stdout.trim();
@@ -231,6 +232,23 @@ test('archive-get feeds a point-in-time recovery past the backup: the restore_co
     const log = fs.readFileSync(path.join(sock, 'log'), 'utf8');
     expect(log).toMatch(/restored log file "[0-9A-F]{24}" from archive/);
     expect(log).toMatch(/recovery stopping after WAL location \(LSN\)|recovery stopping before|reached at/);
+
+    // show --archive: timeline 2 branches off timeline 1 after the backup it was restored from.
+    const seg2 = await q('create table on_tli2 as select 1 as x; select pg_walfile_name(pg_switch_wal())');
+    expect(seg2.startsWith('00000002')).toBe(true);
+    await waitFor(`${seg2} archived`, async () => fs.existsSync(path.join(archiveDir, seg2)), 60_000, 100);
+    const history = fs.readFileSync(path.join(archiveDir, '00000002.history'), 'utf8').trim().split('\n').at(-1)!.split('\t');
+    const onTli = (tli: string) => fs.readdirSync(archiveDir).filter((n) => new RegExp(`^${tli}[0-9A-F]{16}(\\.gz)?$`).test(n)).sort();
+    const shown = await cliOk(['show', '--instance', 'node', '--archive', '--format=json'], env);
+    const [inst] = JSON.parse(shown.stdout) as { instance: string; timelines: Record<string, unknown>[] }[];
+    expect(inst.instance).toBe('node');
+    expect(inst.timelines.map((t) => [t.tli, t['parent-tli'], t.switchpoint, t['min-segno'], t['max-segno'], t['n-segments'], t['closest-backup-id'], t.status])).toEqual([
+      [2, 1, history[1], onTli('00000002')[0], onTli('00000002').at(-1)!.replace('.gz', ''), onTli('00000002').length, id, 'OK'],
+      [1, 0, '0/0', onTli('00000001')[0].replace('.gz', ''), onTli('00000001').at(-1)!.replace('.gz', ''), onTli('00000001').length, '', 'OK'],
+    ]);
+    expect((inst.timelines[1].backups as { id: string }[]).map((b) => b.id)).toContain(id);
+    const plain = await cliOk(['show', '--instance', 'node', '--archive'], env);
+    expect(plain.stdout).toMatch(new RegExp(`^\\nARCHIVE INSTANCE 'node'\\n=+\\n TLI  Parent TLI  Switchpoint +Min Segno +Max Segno +N segments  Size +Zratio  N backups  Status \\n=+\\n 2 +1 +${history[1]} `));
   } finally {
     await run(pgBin('pg_ctl'), ['-D', target, '-w', '-m', 'fast', 'stop']);
   }
