@@ -20,6 +20,10 @@ export interface ArchiveTimeline {
   lostSegments: { begin: string; end: string }[];
   backups: BackupControl[];
   closestBackup: BackupControl | null;
+  /** The backup on this timeline that started first: the WAL before it serves none of them. */
+  oldestBackup: BackupControl | null;
+  /** Every file of the timeline but its history: segments, partial, temporary, backup history. */
+  files: { name: string; size: number; segno: bigint }[];
 }
 
 /** The direct parent and switchpoint in a timeline history file: its last entry. */
@@ -45,6 +49,7 @@ interface Building {
   nSegments: number;
   size: number;
   lost: { begin: bigint; end: bigint }[];
+  files: { name: string; size: number; segno: bigint }[];
 }
 
 const valid = (c: BackupControl) => c.status === 'OK' || c.status === 'DONE';
@@ -66,7 +71,7 @@ export function archiveTimelines(
   let cur: Building | null = null;
   const timeline = (tli: number): Building => {
     if (cur && cur.tli === tli) return cur;
-    cur = { tli, parentTli: 0, switchpoint: 0n, parent: null, begin: null, end: 0n, nSegments: 0, size: 0, lost: [] };
+    cur = { tli, parentTli: 0, switchpoint: 0n, parent: null, begin: null, end: 0n, nSegments: 0, size: 0, lost: [], files: [] };
     list.push(cur);
     return cur;
   };
@@ -75,17 +80,18 @@ export function archiveTimelines(
     if (seg) {
       const suffix = seg[4] ?? '';
       const tli = parseInt(seg[1], 16);
+      const segno = BigInt(parseInt(seg[2], 16)) * segsPerXLogId + BigInt(parseInt(seg[3], 16));
       // Backup histories, partial and temporary files belong to the timeline but are no segments.
       if (/^\.[0-9A-F]{8}\.backup$|^(\.gz)?\.partial$|^(\.gz|\.partial)?\.part$/.test(suffix)) {
-        timeline(tli);
+        timeline(tli).files.push({ ...f, segno });
         continue;
       }
       if (suffix !== '' && suffix !== '.gz') {
         warn(`unexpected WAL file name "${f.name}"`);
         continue;
       }
-      const segno = BigInt(parseInt(seg[2], 16)) * segsPerXLogId + BigInt(parseInt(seg[3], 16));
       const t = timeline(tli);
+      t.files.push({ ...f, segno });
       if (t.begin === null) t.begin = segno;
       else if (segno !== t.end + 1n && segno !== t.end) t.lost.push({ begin: t.end + 1n, end: segno - 1n });
       // A segment kept both plain and .gz counts once, as pg_probackup's does not.
@@ -111,7 +117,7 @@ export function archiveTimelines(
   }
   const onTimeline = (tli: number) => backups.filter((c) => c.timelineId === tli);
   return list
-    .filter((t) => t.nSegments > 0)
+    .filter((t) => t.nSegments > 0 || t.files.length > 0)
     .map((t) => {
       // The valid backup on the nearest ancestor that has one, stopping closest before the switch
       // from that ancestor (pg_probackup's get_closest_backup).
@@ -122,17 +128,24 @@ export function archiveTimelines(
           if (stop > 0n && valid(c) && stop <= child.switchpoint && (!closest || stop > lsnToBigInt(closest.stopLsn))) closest = c;
         }
       }
+      let oldest: BackupControl | null = null;
+      for (const c of onTimeline(t.tli)) {
+        const start = lsnToBigInt(c.startLsn);
+        if (start > 0n && (!oldest || start < lsnToBigInt(oldest.startLsn))) oldest = c;
+      }
       return {
         tli: t.tli,
         parentTli: t.parentTli,
         switchpoint: lsnFromBigInt(t.switchpoint),
-        minSegno: walFileName(t.tli, t.begin!, segSize),
+        minSegno: walFileName(t.tli, t.begin ?? 0n, segSize),
         maxSegno: walFileName(t.tli, t.end, segSize),
         nSegments: t.nSegments,
         size: t.size,
         lostSegments: t.lost.map((l) => ({ begin: walFileName(t.tli, l.begin, segSize), end: walFileName(t.tli, l.end, segSize) })),
         backups: onTimeline(t.tli),
         closestBackup: closest,
+        oldestBackup: oldest,
+        files: t.files,
       };
     });
 }

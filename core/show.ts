@@ -341,6 +341,9 @@ export function formatBackupDetailPlain(c: BackupControl, extra: { tablespaceMap
   return out;
 }
 
+/** pg_probackup shows only timelines that hold segments. */
+const withSegments = (timelines: ArchiveTimeline[]) => timelines.filter((t) => t.nSegments > 0);
+
 const ARCHIVE_COLUMNS = ['TLI', 'Parent TLI', 'Switchpoint', 'Min Segno', 'Max Segno', 'N segments', 'Size', 'Zratio', 'N backups', 'Status'];
 
 /** Segments' worth of bytes over their size on disk, as pg_probackup prints it (0.00 for none). */
@@ -353,7 +356,7 @@ function archiveZratio(t: ArchiveTimeline, segSize: number): string {
  * newest first, every column left-aligned.
  */
 export function formatArchivePlain(instance: string, timelines: ArchiveTimeline[], segSize: number): string {
-  const rows = [...timelines].reverse().map((t) => [
+  const rows = withSegments(timelines).reverse().map((t) => [
     String(t.tli),
     String(t.parentTli),
     t.switchpoint,
@@ -380,7 +383,7 @@ export function formatArchiveJson(sets: { instance: string; timelines: ArchiveTi
     w.str('instance', s.instance);
     w.key('timelines');
     w.beginArray();
-    for (const t of [...s.timelines].reverse()) {
+    for (const t of withSegments(s.timelines).reverse()) {
       w.beginObject();
       w.num('tli', t.tli);
       w.num('parent-tli', t.parentTli);

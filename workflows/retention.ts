@@ -21,8 +21,8 @@ export interface RetentionRequest {
   deleteExpired: boolean;
   mergeExpired: boolean;
   /**
-   * Purge the instance's WAL archive. Backups here carry their own WAL (STREAM) and archive-push is
-   * not built yet, so the archive is empty; files found there are reported and kept.
+   * Purge the instance's WAL archive (wal/<instance>) of what no backup left needs, after the
+   * backups retention deletes (core/walPurge.ts).
    */
   deleteWal?: boolean;
   /** Evaluate and report only. */
@@ -56,15 +56,15 @@ export async function retentionWorkflow(req: RetentionRequest): Promise<Retentio
     now: Math.floor(Date.now() / 1000),
     mergeExpired: req.mergeExpired,
     deleteExpired: req.deleteExpired,
-    deleteWal: req.deleteWal ?? false,
     threads: req.threads ?? 1,
     noValidate: req.noValidate ?? false,
     noSync: req.noSync ?? false,
   });
-  const purgeWal = () => {
+  const purgeWal = async () => {
     if (!req.deleteWal) return;
-    if (plan.walFiles === 0) log('INFO: There is no WAL to purge by retention policy');
-    else log(`WARNING: WAL purge is not implemented yet: the ${plan.walFiles} files of the WAL archive of instance ${req.instance} are kept`);
+    const wal = await catalog.purgeWalArchive({ backupPath: req.backupPath, instance: req.instance, dryRun: req.dryRun ?? false });
+    for (const l of wal.lines) log(`${l.level}: ${l.text}`);
+    if (wal.deleted === 0 && !wal.lines.some((l) => l.text.includes(' be removed'))) log('INFO: There is no WAL to purge by retention policy');
   };
   const dry = req.dryRun ?? false;
   const expiring = req.deleteExpired || req.mergeExpired;
@@ -137,7 +137,7 @@ export async function retentionWorkflow(req: RetentionRequest): Promise<Retentio
       progress.filesDone++;
     }
   }
-  purgeWal();
+  await purgeWal();
   if (result.merged.length === 0) log('INFO: There are no backups to merge by retention policy');
   log(result.deleted.length > 0 ? 'INFO: Purging finished' : 'INFO: There are no backups to delete by retention policy');
   progress.phase = 'done';

@@ -217,3 +217,20 @@ export async function getWalFile(name: string, archiveDir: string, dest: string,
   log('LOG', `Target WAL file is missing: ${name}`);
   return false;
 }
+
+/** The archive directory's files with their sizes, and the content of each timeline history. */
+export async function listArchive(archiveDir: string): Promise<{ files: { name: string; size: number }[]; histories: Map<number, string> }> {
+  const names = await fs.readdir(archiveDir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return [] as string[];
+    throw e;
+  });
+  const files: { name: string; size: number }[] = [];
+  const histories = new Map<number, string>();
+  for (const name of names) {
+    const st = await fs.stat(path.join(archiveDir, name)).catch(() => null);
+    if (!st?.isFile()) continue;
+    files.push({ name, size: st.size });
+    if (/^[0-9A-F]{8}\.history$/.test(name)) histories.set(parseInt(name.slice(0, 8), 16), await fs.readFile(path.join(archiveDir, name), 'utf8').catch(() => ''));
+  }
+  return { files, histories };
+}

@@ -10,11 +10,16 @@ import { findBackupUsers } from '../../client/backupUsers';
 import { backupIdToTime } from '../../core/backupId';
 import { chainNode } from '../../core/chain';
 import { catalogPaths } from '../../core/catalogPaths';
+import { archiveTimelines } from '../../core/archiveTimelines';
+import type { BackupControl } from '../../core/backupControl';
 import { parseInstanceConfig, withDefaults } from '../../core/instanceConfig';
 import { resolveMergeTarget } from '../../core/mergePlan';
 import { planRetention, retentionIsSet, type RetentionNode, type RetentionPlan, type RetentionPolicy } from '../../core/retention';
 import { formatLocalTime } from '../../core/timestamps';
-import type { BackupStatus } from '../../core/types';
+import { DEFAULT_XLOG_SEG_SIZE, type BackupStatus } from '../../core/types';
+import { planWalPurge } from '../../core/walPurge';
+import { listArchive } from '../archive/walArchive';
+import { fsyncDir } from '../atomicWrite';
 import type { MergeRequest } from '../../workflows/merge';
 import { existingBackupIds, readBackupControl } from './backupCatalog';
 
@@ -28,7 +33,6 @@ export interface RetentionPlanInput {
   now: number;
   mergeExpired: boolean;
   deleteExpired: boolean;
-  deleteWal: boolean;
   threads: number;
   noValidate: boolean;
   noSync: boolean;
@@ -37,8 +41,6 @@ export interface RetentionPlanInput {
 export interface PlannedRetention extends Omit<RetentionPlan, 'merges' | 'purge'> {
   policy: RetentionPolicy;
   backupCount: number;
-  /** With deleteWal: the files in the instance's WAL archive (wal/<instance>). */
-  walFiles: number;
   merges: MergeRequest[];
   /** Newest first; `recoveryTime` as pg_probackup prints it. */
   purge: { id: string; dir: string; recoveryTime: string; status: BackupStatus }[];
@@ -71,21 +73,10 @@ async function readNodes(backupPath: string, instance: string): Promise<(Retenti
   return out.sort((a, b) => b.startTime - a.startTime);
 }
 
-/** Files in the instance's WAL archive: only archive-push puts any there, and it is not built yet. */
-async function walArchiveFiles(backupPath: string, instance: string): Promise<number> {
-  try {
-    return (await fs.readdir(catalogPaths.instanceWalDir(backupPath, instance))).length;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw e;
-  }
-}
-
 export async function planInstanceRetention(input: RetentionPlanInput): Promise<PlannedRetention> {
   const policy = await instancePolicy(input);
   const nodes = await readNodes(input.backupPath, input.instance);
-  const walFiles = input.deleteWal ? await walArchiveFiles(input.backupPath, input.instance) : 0;
-  const base = { policy, backupCount: nodes.length, walFiles, lines: [], expired: [], kept: [], merges: [], purge: [] };
+  const base = { policy, backupCount: nodes.length, lines: [], expired: [], kept: [], merges: [], purge: [] };
   if (!(input.mergeExpired || input.deleteExpired) || !retentionIsSet(policy) || nodes.length === 0) return base;
   const plan = planRetention(nodes, policy, input.now, input);
   const byId = new Map(nodes.map((n) => [n.id, n]));
@@ -115,7 +106,7 @@ export async function planInstanceRetention(input: RetentionPlanInput): Promise<
     const n = byId.get(id)!;
     return { id, dir: n.dir, recoveryTime: formatLocalTime(n.recoveryTime || n.startTime), status: n.status };
   });
-  return { ...plan, policy, backupCount: nodes.length, walFiles, merges, purge };
+  return { ...plan, policy, backupCount: nodes.length, merges, purge };
 }
 
 /**
@@ -134,4 +125,34 @@ export async function backupsInUse(input: { instance: string; ids: string[]; run
     ctx.heartbeat(id);
   }
   return out;
+}
+
+/**
+ * --delete-wal: deletes what core/walPurge.ts says of the instance's WAL archive, given the
+ * backups the catalog holds now (after retention deleted its own). Its lines, in pg_probackup's
+ * words; `deleted`: files removed (none on a dry run). Idempotent: a file already gone is no error.
+ */
+export async function purgeWalArchive(input: { backupPath: string; instance: string; dryRun: boolean }): Promise<{ lines: { level: 'INFO' | 'WARNING'; text: string }[]; deleted: number }> {
+  const file = catalogPaths.instanceConfig(input.backupPath, input.instance);
+  const values = withDefaults(parseInstanceConfig(await fs.readFile(file, 'utf8'), file));
+  const walDepth = Number(values['wal-depth'] ?? 0);
+  if (walDepth > 0) {
+    return { lines: [{ level: 'WARNING', text: `WAL purge with wal-depth ${walDepth} is not implemented yet: the WAL archive of instance ${input.instance} is kept` }], deleted: 0 };
+  }
+  const segSize = Number(values['xlog-seg-size'] ?? DEFAULT_XLOG_SEG_SIZE);
+  const archiveDir = catalogPaths.instanceWalDir(input.backupPath, input.instance);
+  const { files, histories } = await listArchive(archiveDir);
+  const instDir = catalogPaths.instanceDir(input.backupPath, input.instance);
+  const controls: BackupControl[] = [];
+  for (const id of await existingBackupIds(instDir)) {
+    const c = await readBackupControl({ backupDir: path.join(instDir, id) }).catch(() => null);
+    if (c) controls.push(c);
+  }
+  const warnings: string[] = [];
+  const plan = planWalPurge(archiveTimelines(files, histories, segSize, controls, (m) => warnings.push(m)), segSize, input.dryRun);
+  const lines = [...warnings.map((text) => ({ level: 'WARNING' as const, text })), ...plan.lines.map((text) => ({ level: 'INFO' as const, text }))];
+  if (input.dryRun) return { lines, deleted: 0 };
+  for (const name of plan.remove) await fs.rm(path.join(archiveDir, name), { force: true });
+  if (plan.remove.length > 0) await fsyncDir(archiveDir);
+  return { lines, deleted: plan.remove.length };
 }

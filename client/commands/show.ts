@@ -1,9 +1,9 @@
 import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
 import { archiveTimelines } from '../../core/archiveTimelines';
 import type { BackupControl } from '../../core/backupControl';
 import { catalogPaths } from '../../core/catalogPaths';
 import { formatArchiveJson, formatArchivePlain, formatBackupDetailPlain, formatBackupTable, formatBackupsJson, showRowFromControl } from '../../core/show';
+import { listArchive } from '../../activities/archive/walArchive';
 import type { CommandContext } from '../context';
 import { listInstances, readInstanceConfig, requireCatalog, requireInstance } from '../catalog';
 import { resolveInstanceOptions } from '../resolveInstanceOptions';
@@ -87,16 +87,7 @@ export async function showCommand(opts: ShowOptions, ctx: CommandContext): Promi
 
 /** An instance's WAL archive by timeline (wal/<instance>, spec §12.4). */
 async function readArchive(backupPath: string, instance: string, backups: ListedBackup[], ctx: CommandContext) {
-  const dir = catalogPaths.instanceWalDir(backupPath, instance);
-  const names = await fs.readdir(dir).catch(() => [] as string[]);
-  const files: { name: string; size: number }[] = [];
-  const histories = new Map<number, string>();
-  for (const name of names) {
-    const st = await fs.stat(path.join(dir, name)).catch(() => null);
-    if (!st?.isFile()) continue;
-    files.push({ name, size: st.size });
-    if (/^[0-9A-F]{8}\.history$/.test(name)) histories.set(parseInt(name.slice(0, 8), 16), await fs.readFile(path.join(dir, name), 'utf8').catch(() => ''));
-  }
+  const { files, histories } = await listArchive(catalogPaths.instanceWalDir(backupPath, instance));
   const file = await readInstanceConfig(backupPath, instance);
   const segSize = resolveInstanceOptions({ backupPath, instance, options: {}, file, env: {} }).xlogSegSize;
   const tls = archiveTimelines(files, histories, segSize, controls(backups), (msg) => ctx.logger.warning(msg));

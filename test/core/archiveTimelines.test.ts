@@ -2,6 +2,7 @@ import type { BackupControl } from '../../core/backupControl';
 import type { Lsn } from '../../core/lsn';
 import { archiveTimelines, parseTimelineHistory } from '../../core/archiveTimelines';
 import { formatArchiveJson, formatArchivePlain } from '../../core/show';
+import { planWalPurge } from '../../core/walPurge';
 
 const SEG = 16 * 1024 * 1024;
 const START = 1714637964; // ID SCUN4C
@@ -91,4 +92,43 @@ it('prints the table and the JSON as pg_probackup does, newest timeline first', 
   expect(json[0].timelines[1]['lost-segments']).toEqual([{ 'begin-segno': '000000010000000000000003', 'end-segno': '000000010000000000000003' }]);
   expect(json[0].timelines[1].backups.map((b: { id: string }) => b.id)).toEqual(['SCUN4C']);
   expect(formatArchiveJson([{ instance: 'node', timelines: tls, segSize: SEG }])).toContain('"lost-segments": [],\n');
+});
+
+it('plans the WAL purge: before the oldest backup of a timeline, all of a timeline nothing reaches, none of one a backup reaches', () => {
+  const files = [
+    { name: '000000010000000000000002', size: SEG },
+    { name: '000000010000000000000003', size: SEG },
+    { name: '000000010000000000000003.00000028.backup', size: 300 },
+    { name: '000000010000000000000004.gz', size: SEG / 4 },
+    { name: '000000010000000000000005', size: SEG },
+    { name: '00000002.history', size: 42 },
+    { name: '000000020000000000000005', size: SEG },
+    { name: '00000003.history', size: 42 },
+    { name: '000000030000000000000004', size: SEG },
+    { name: '000000030000000000000004.partial', size: SEG },
+  ];
+  const onTli1 = { ...backup(START, 1, '0/4000100'), startLsn: '0/4000028' as Lsn };
+  const histories = new Map([
+    [2, '1\t0/5000000\tno recovery target specified\n'],
+    // Timeline 3 branched before any backup stopped: nothing reaches it.
+    [3, '1\t0/3800000\tno recovery target specified\n'],
+  ]);
+  const tls = archiveTimelines(files, histories, SEG, [onTli1], () => undefined);
+  const dry = planWalPurge(tls, SEG, true);
+  expect(dry.lines).toEqual([
+    'On timeline 1 WAL segments between 000000010000000000000002 and 000000010000000000000004 can be removed',
+    'Logical WAL size to remove on timeline 1 : 32MB',
+    'Resident WAL size to free on timeline 1 : 32MB',
+    'On timeline 3 all files can be removed',
+    'Logical WAL size to remove on timeline 3 : 16MB',
+    'Resident WAL size to free on timeline 3 : 32MB',
+  ]);
+  expect(dry.remove).toEqual([
+    '000000010000000000000002',
+    '000000010000000000000003',
+    '000000010000000000000003.00000028.backup',
+    '000000030000000000000004',
+    '000000030000000000000004.partial',
+  ]);
+  expect(planWalPurge(tls, SEG, false).lines[0]).toMatch(/will be removed$/);
 });

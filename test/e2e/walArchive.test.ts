@@ -253,3 +253,36 @@ test('archive-get feeds a point-in-time recovery past the backup: the restore_co
     await run(pgBin('pg_ctl'), ['-D', target, '-w', '-m', 'fast', 'stop']);
   }
 });
+
+test('delete --delete-wal removes the WAL before the oldest backup of a timeline, and keeps a timeline a backup reaches', async () => {
+  const ids = fs.readdirSync(path.join(backupPath, 'backups', 'node')).filter((n) => /^[0-9A-Z]+$/.test(n));
+  expect(ids).toHaveLength(1);
+  const startLsn = /^start-lsn = (\S+)/m.exec(fs.readFileSync(path.join(backupPath, 'backups', 'node', ids[0], 'backup.control'), 'utf8'))![1];
+  // PostgreSQL names the segment the backup starts in: everything before it on timeline 1 goes.
+  const keepFrom = await cluster.psql(`select pg_walfile_name('${startLsn}')`);
+  const before = fs.readdirSync(archiveDir).sort();
+  const segOf = (n: string) => n.slice(0, 24);
+  const expectedGone = before.filter((n) => n.startsWith('00000001') && /^[0-9A-F]{24}/.test(n) && segOf(n) < keepFrom);
+  expect(expectedGone.length).toBeGreaterThan(0);
+  expect(before.some((n) => n.startsWith('00000002'))).toBe(true);
+
+  const dry = await cliOk(['delete', '--instance', 'node', '--delete-wal', '--dry-run'], env);
+  expect(dry.stderr).toContain(`INFO: On timeline 1 WAL segments between ${before.filter((n) => n.startsWith('00000001') && /^[0-9A-F]{24}/.test(n))[0].slice(0, 24)} and ${keepFrom} can be removed`);
+  expect(dry.stderr).toMatch(/INFO: Resident WAL size to free on timeline 1 : \d+/);
+  expect(fs.readdirSync(archiveDir).sort()).toEqual(before);
+
+  const r = await cliOk(['delete', '--instance', 'node', '--delete-wal'], env);
+  expect(r.stderr).toContain(`will be removed`);
+  expect(r.stderr).not.toMatch(/On timeline 2/);
+  const after = fs.readdirSync(archiveDir).sort();
+  expect(after).toEqual(before.filter((n) => !expectedGone.includes(n)));
+  // What recovery from the backup needs is all there still: validate follows it through the archive.
+  const lsn = await cluster.psql('select pg_current_wal_insert_lsn()');
+  await cluster.psql('create table after_purge as select 1 as x');
+  await switchAndArchive();
+  const v = await runCli(['validate', '--instance', 'node', '-i', ids[0], `--recovery-target-lsn=${lsn}`], env);
+  expect(v.stderr).toMatch(/INFO: Backup validation completed successfully/);
+  expect(v.code).toBe(0);
+  const again = await cliOk(['delete', '--instance', 'node', '--delete-wal'], env);
+  expect(again.stderr).toContain('INFO: Nothing to remove on timeline 1');
+});
