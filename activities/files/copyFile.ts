@@ -438,25 +438,37 @@ const TORN_READ_RETRIES = 50;
 
 /**
  * A page that fails verification may be one PostgreSQL is writing right now (a torn read): read it
- * again until it verifies; a page that stays bad is corruption and fails the backup. Returns the
- * page's checksum when it was computed.
+ * again, 10 ms apart, until it verifies or TORN_READ_RETRIES run out. The last verdict, or null when
+ * the file got shorter meanwhile (the WAL replays the truncation).
  */
-export async function verifyOrReread(fh: Pick<FdFile, 'read'>, file: string, page: Buffer, block: number, relBlock: number, checksums: boolean): Promise<number | undefined> {
+export async function rereadTornPage(fh: Pick<FdFile, 'read'>, page: Buffer, block: number, relBlock: number, checksums: boolean): Promise<ReturnType<typeof verifyPage> | null> {
   let v = verifyPage(page, 0, relBlock, checksums);
-  for (let attempt = 0; v.verdict === 'bad-header' || v.verdict === 'bad-checksum'; attempt++) {
-    if (attempt === TORN_READ_RETRIES) {
-      const what = v.verdict === 'bad-checksum'
-        ? `page verification failed, calculated checksum ${v.expected} but expected ${v.found}`
-        : 'page header is invalid';
-      throw ApplicationFailure.nonRetryable(
-        `Corruption detected in file "${file}", block ${block}: ${what}. Check the cluster with pg_checksums or pg_amcheck; --skip-block-validation takes the backup anyway`,
-        'CorruptPage',
-      );
-    }
+  for (let attempt = 0; (v.verdict === 'bad-header' || v.verdict === 'bad-checksum') && attempt < TORN_READ_RETRIES; attempt++) {
     await new Promise((r) => setTimeout(r, 10));
     const { bytesRead } = await fh.read(page, 0, BLCKSZ, block * BLCKSZ);
-    if (bytesRead < BLCKSZ) return undefined; // truncated meanwhile: the WAL replays the truncation
+    if (bytesRead < BLCKSZ) return null;
     v = verifyPage(page, 0, relBlock, checksums);
+  }
+  return v;
+}
+
+/** What is wrong with a page, in pg_probackup's words. */
+export function pageFailure(v: ReturnType<typeof verifyPage>): string {
+  return v.verdict === 'bad-checksum' ? `page verification failed, calculated checksum ${v.expected} but expected ${v.found}` : 'page header is invalid';
+}
+
+/**
+ * rereadTornPage for a backup: a page that stays bad is corruption and fails the backup. Returns
+ * the page's checksum when it was computed.
+ */
+export async function verifyOrReread(fh: Pick<FdFile, 'read'>, file: string, page: Buffer, block: number, relBlock: number, checksums: boolean): Promise<number | undefined> {
+  const v = await rereadTornPage(fh, page, block, relBlock, checksums);
+  if (v === null) return undefined;
+  if (v.verdict === 'bad-header' || v.verdict === 'bad-checksum') {
+    throw ApplicationFailure.nonRetryable(
+      `Corruption detected in file "${file}", block ${block}: ${pageFailure(v)}. Check the cluster with pg_checksums or pg_amcheck; --skip-block-validation takes the backup anyway`,
+      'CorruptPage',
+    );
   }
   return v.expected;
 }
