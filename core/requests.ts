@@ -92,6 +92,8 @@ export interface RestoreRequest {
    * this one, or the connection the backup recorded.
    */
   replica?: { primaryConninfo?: string; primarySlotName?: string };
+  /** --db-include / --db-exclude: the other databases' files are left empty (database_map). */
+  partial?: { include?: string[]; exclude?: string[] };
 }
 
 export interface RestoreResult {

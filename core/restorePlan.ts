@@ -44,8 +44,11 @@ function mapDir(dir: string, mappings: DirMapping[]): string {
   return mappings.find((m) => m.old === dir)?.new ?? dir;
 }
 
-/** Files restored from elsewhere or never: the links are made from tablespace_map, not from it. */
-const NOT_RESTORED = new Set(['tablespace_map']);
+/**
+ * Files restored from elsewhere or never: the links are made from tablespace_map, not from it;
+ * database_map describes the backup, not the cluster (pg_probackup leaves both out too).
+ */
+const NOT_RESTORED = new Set(['tablespace_map', 'database_map']);
 
 export function planRestoreLayout(input: {
   entries: FileEntry[];

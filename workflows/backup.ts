@@ -255,7 +255,12 @@ export async function backupWorkflow(req: BackupRequest): Promise<BackupResult> 
 
     progress.phase = 'writing catalog';
     const pgControl = await filesShort.copyPgControl({ backupDir, pgdata: req.pgdata, noSync: req.noSync });
-    const extraFiles = ['backup_label', ...(stop.tablespaceMap ? ['tablespace_map'] : []), ...stop.walSegments.map((s) => `pg_wal/${s}`)];
+    const extraFiles = [
+      'backup_label',
+      ...(stop.tablespaceMap ? ['tablespace_map'] : []),
+      ...(stop.databaseMap ? ['database_map'] : []),
+      ...stop.walSegments.map((s) => `pg_wal/${s}`),
+    ];
     const sums = await filesShort.assembleBackupContent({ backupDir, extraFiles, pgControl });
     if (!req.noSync) log(`INFO: Backup files are synced`);
 

@@ -77,6 +77,9 @@ export async function restoreWorkflow(req: RestoreRequest): Promise<RestoreResul
     }
   }
   log(`INFO: Restoring the database from backup ${id} into "${req.pgdata}"`);
+  if (plan.excludedDatabases) {
+    log(`INFO: Partial restore: the files of the databases with OIDs ${plan.excludedDatabases.join(', ')} are left empty; drop those databases once the cluster is up`);
+  }
   log(`INFO: Start restoring backup files. PGDATA size: ${prettySize(plan.pgdataBytes)}`);
   progress.phase = 'copying';
   progress.filesTotal = plan.nFiles;

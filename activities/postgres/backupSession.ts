@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from 'pg';
 import { catalogPaths } from '../../core/catalogPaths';
+import { formatDatabaseMap } from '../../core/databaseMap';
 import { lsnToBigInt, parseLsn, walFileName, type Lsn } from '../../core/lsn';
 import type { PgConnection } from '../../core/requests';
 import { exists, readJson, writeFileAtomic } from '../atomicWrite';
@@ -49,6 +50,8 @@ export interface SessionResult extends SessionStart {
   recoveryXid: number;
   recoveryTime: number;
   tablespaceMap: boolean;
+  /** database/database_map was written (partial restore reads it). */
+  databaseMap?: boolean;
   /** Segment file names written into database/pg_wal (plus a timeline history file if any). */
   walSegments: string[];
 }
@@ -228,6 +231,11 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
     const hasMap = !!stop.spcmapfile && stop.spcmapfile.length > 0;
     if (hasMap) await writeFileAtomic(path.join(dbDir, 'tablespace_map'), stop.spcmapfile!, { sync });
     else await fs.rm(path.join(dbDir, 'tablespace_map'), { force: true });
+    // The databases by name, for a partial restore (template0 and template1 are always restored).
+    const databases = await conn.query<{ oid: string; datname: string }>(
+      "SELECT oid::text AS oid, datname FROM pg_catalog.pg_database WHERE datname NOT IN ('template1'::name, 'template0'::name) ORDER BY pg_database.oid",
+    );
+    await writeFileAtomic(path.join(dbDir, 'database_map'), formatDatabaseMap(databases.rows.map((r) => ({ dbOid: Number(r.oid), datname: r.datname }))), { sync });
 
     // The backup is consistent only with the WAL up to its stop LSN inside it.
     await raceAbort(
@@ -250,6 +258,7 @@ export async function backupSession(input: BackupSessionInput): Promise<SessionR
       recoveryXid: Number(stop.xid),
       recoveryTime: Number(stop.ts),
       tablespaceMap: hasMap,
+      databaseMap: true,
       walSegments: kept,
     };
     await writeFileAtomic(resultFile(input.backupDir), JSON.stringify(result), { sync });

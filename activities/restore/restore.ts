@@ -12,6 +12,8 @@ import type { FileEntry } from '../../core/backupContent';
 import { parseBackupControl } from '../../core/backupControl';
 import { catalogPaths } from '../../core/catalogPaths';
 import { planBatches } from '../../core/batchPlan';
+import { excludedDatabases, parseDatabaseMap } from '../../core/databaseMap';
+import { dbOidOf } from '../../core/fileClassify';
 import { parsePgControl } from '../../core/pgControl';
 import { RECOVERY_SETTINGS_MARK, recoverySettings, type StandbySettings } from '../../core/recoveryConf';
 import { parseTablespaceMap, planRestoreLayout, RestorePlanError, type RestoreLayout } from '../../core/restorePlan';
@@ -43,6 +45,8 @@ interface SavedPlan {
   createdRoots: string[];
   /** What the file list lacks (validate.ts listProblems): a restore that validates refuses it. */
   listProblems: string[];
+  /** A partial restore: the databases whose files it left empty. */
+  excludedDatabases?: number[];
 }
 
 const refuse = (msg: string, type = 'RestoreRefused') => ApplicationFailure.nonRetryable(msg, type);
@@ -124,6 +128,8 @@ export interface PreparedRestore {
    * its file list lacks (validate.ts listProblems), which no file read would find.
    */
   listProblems: string[];
+  /** A partial restore: the OIDs of the databases whose files it left empty. */
+  excludedDatabases?: number[];
 }
 
 export async function prepareRestore(req: RestoreRequest): Promise<PreparedRestore> {
@@ -186,6 +192,25 @@ export async function prepareRestore(req: RestoreRequest): Promise<PreparedResto
     if (e instanceof RestorePlanError) throw refuse(e.message, 'BadMapping');
     throw e;
   }
+  // A partial restore leaves the files of the databases it excludes empty, as pg_probackup does:
+  // PostgreSQL starts, and the DBA drops them.
+  let excluded: number[] | undefined;
+  let emptyFiles: string[] = [];
+  if (req.partial) {
+    if (!entries.some((e) => e.externalDirNum === 0 && e.path === 'database_map')) {
+      throw refuse(`Backup ${backupId} doesn't contain a database_map, partial restore is impossible.`);
+    }
+    try {
+      const map = parseDatabaseMap(await fs.readFile(path.join(catalogPaths.databaseDir(backupDir), 'database_map'), 'utf8'));
+      excluded = excludedDatabases(map, req.partial, backupId);
+    } catch (e) {
+      throw refuse((e as Error).message);
+    }
+    const skip = new Set(excluded);
+    const leftOut = (f: RestoreLayout['files'][number]) => entries[f.entry].externalDirNum === 0 && skip.has(dbOidOf(entries[f.entry].path));
+    emptyFiles = layout.files.filter(leftOut).map((f) => f.target);
+    layout = { ...layout, files: layout.files.filter((f) => !leftOut(f)) };
+  }
   const createdRoots: string[] = [];
   for (const root of layout.roots) {
     const names = await readDirOrNull(root);
@@ -199,6 +224,7 @@ export async function prepareRestore(req: RestoreRequest): Promise<PreparedResto
   for (const root of layout.roots) await fs.mkdir(root, { recursive: true, mode: 0o700 });
   await fs.mkdir(path.join(req.pgdata, STATE_DIR), { mode: 0o700 });
   for (const d of layout.dirs) await fs.mkdir(d.target, { recursive: true, mode: d.mode });
+  for (const f of emptyFiles) await fs.writeFile(f, '', { mode: 0o600 });
   for (const l of layout.links) {
     await fs.mkdir(path.dirname(l.link), { recursive: true, mode: 0o700 });
     await fs.rm(l.link, { recursive: true, force: true });
@@ -217,6 +243,7 @@ export async function prepareRestore(req: RestoreRequest): Promise<PreparedResto
     checksums: control.checksumVersion !== 0,
     createdRoots,
     listProblems: listProblems(backupId, control, entries),
+    ...(excluded ? { excludedDatabases: excluded } : {}),
   };
   await writeFileAtomic(planPath(req.pgdata), JSON.stringify(saved), { sync: !req.noSync });
   return summary(saved);
@@ -233,6 +260,7 @@ function summary(p: SavedPlan): PreparedRestore {
     pgdataBytes: p.layout.files.reduce((s, f) => s + sizeOf(p.entries[f.entry]), 0),
     backups: p.chain ? p.chain.members.map((m) => ({ id: m.id, dir: m.backupDir })) : [{ id: p.backupId, dir: p.backupDir }],
     listProblems: p.listProblems,
+    ...(p.excludedDatabases ? { excludedDatabases: p.excludedDatabases } : {}),
   };
 }
 

@@ -34,7 +34,7 @@ export async function restoreCommand(opts: RestoreOptions, ctx: CommandContext):
   const resolved = await openInstance(opts, ctx);
   const unsupported: [boolean, string][] = [
     [opts.incrementalMode !== undefined && opts.incrementalMode !== 'none', '-I/--incremental-mode'],
-    [opts.dbInclude !== undefined || opts.dbExclude !== undefined, '--db-include/--db-exclude (partial restore)'],
+    [!!opts.destroyAllOtherDbs, '--destroy-all-other-dbs (with -I/--incremental-mode)'],
   ];
   for (const [given, what] of unsupported) if (given) throw new CliError(`${what} is not implemented yet`);
   const pgdata = resolved.pgdata;
@@ -73,6 +73,7 @@ export async function restoreCommand(opts: RestoreOptions, ctx: CommandContext):
     // restore has no -t: its batches heartbeat every few MB, so 30 s of silence means a dead worker.
     rwTimeoutSec: 30,
     ...(Object.keys(recovery).length ? { recovery } : {}),
+    ...(opts.dbInclude !== undefined ? { partial: { include: opts.dbInclude } } : opts.dbExclude !== undefined ? { partial: { exclude: opts.dbExclude } } : {}),
     ...(asReplica
       ? { replica: { ...(opts.primaryConninfo !== undefined ? { primaryConninfo: opts.primaryConninfo } : {}), ...(opts.primarySlotName !== undefined ? { primarySlotName: opts.primarySlotName } : {}) } }
       : {}),
