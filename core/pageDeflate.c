@@ -24,6 +24,7 @@
  */
 #include <stdint.h>
 #include <wasm_simd128.h>
+#include "adler32.h"
 
 #define memset __builtin_memset
 #define memcpy __builtin_memcpy
@@ -203,39 +204,6 @@ static inline void put_bits(uint32_t value, int n) {
 
 static inline uint32_t load32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static inline uint64_t load64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
-
-/*
- * Adler-32 (RFC 1950) in 32-byte blocks: s1 gains the bytes' sum, s2 gains 32 times s1 before the
- * block plus the bytes weighted 32 down to 1. 173 blocks (5536 bytes) keep every sum within 32 bits
- * before the modulo, as zlib's NMAX of 5552 does.
- */
-static uint32_t adler32(const uint8_t *b, int n) {
-  uint32_t s1 = 1, s2 = 0;
-  const v128_t w1 = wasm_i16x8_make(32, 31, 30, 29, 28, 27, 26, 25), w2 = wasm_i16x8_make(24, 23, 22, 21, 20, 19, 18, 17);
-  const v128_t w3 = wasm_i16x8_make(16, 15, 14, 13, 12, 11, 10, 9), w4 = wasm_i16x8_make(8, 7, 6, 5, 4, 3, 2, 1);
-  while (n >= 32) {
-    int blocks = n / 32;
-    if (blocks > 173) blocks = 173;
-    n -= blocks * 32;
-    s2 += s1 * (uint32_t)(blocks * 32);
-    v128_t prior = wasm_i32x4_splat(0), sum = prior, weighted = prior;
-    for (int k = 0; k < blocks; k++, b += 32) {
-      v128_t lo = wasm_v128_load(b), hi = wasm_v128_load(b + 16);
-      prior = wasm_i32x4_add(prior, sum);
-      sum = wasm_i32x4_add(sum, wasm_u32x4_extadd_pairwise_u16x8(wasm_i16x8_add(wasm_u16x8_extadd_pairwise_u8x16(lo), wasm_u16x8_extadd_pairwise_u8x16(hi))));
-      v128_t a = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_u16x8_extend_low_u8x16(lo), w1), wasm_i32x4_dot_i16x8(wasm_u16x8_extend_high_u8x16(lo), w2));
-      v128_t c = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_u16x8_extend_low_u8x16(hi), w3), wasm_i32x4_dot_i16x8(wasm_u16x8_extend_high_u8x16(hi), w4));
-      weighted = wasm_i32x4_add(weighted, wasm_i32x4_add(a, c));
-    }
-    weighted = wasm_i32x4_add(weighted, wasm_i32x4_shl(prior, 5));
-    s1 += (uint32_t)(wasm_i32x4_extract_lane(sum, 0) + wasm_i32x4_extract_lane(sum, 1) + wasm_i32x4_extract_lane(sum, 2) + wasm_i32x4_extract_lane(sum, 3));
-    s2 += (uint32_t)(wasm_i32x4_extract_lane(weighted, 0) + wasm_i32x4_extract_lane(weighted, 1) + wasm_i32x4_extract_lane(weighted, 2) + wasm_i32x4_extract_lane(weighted, 3));
-    s1 %= 65521;
-    s2 %= 65521;
-  }
-  while (n--) { s1 += *b++; s2 += s1; }
-  return ((s2 % 65521) << 16) | (s1 % 65521);
-}
 
 static uint8_t litlen_lens[286], dist_lens[30], cl_lens[19];
 static uint16_t litlen_codes[286], dist_codes[30], cl_codes[19];

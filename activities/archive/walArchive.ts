@@ -13,7 +13,6 @@ import { constants as FS, createReadStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { crc32c } from '../../core/crc32c';
 import { isSegmentName } from '../../core/walFileName';
@@ -33,8 +32,6 @@ export interface PushOptions {
   /** Seconds to watch another push's `.part` file before taking it over as stale. */
   archiveTimeoutSec: number;
   log: (level: 'LOG' | 'WARNING', msg: string) => void;
-  /** Test hook: the clock archive-push waits on (1 s between looks at a `.part` file). */
-  sleep?: (ms: number) => Promise<void>;
 }
 
 /**
@@ -52,8 +49,11 @@ function writeTo(out: fs.FileHandle): (src: AsyncIterable<Buffer>) => Promise<vo
 /** CRC-32C of a file's content (decompressed for `.gz`), streamed. */
 async function contentCrc(file: string): Promise<number> {
   let crc = 0;
-  const src: Readable = file.endsWith('.gz') ? createReadStream(file).pipe(zlib.createGunzip()) : createReadStream(file);
-  for await (const chunk of src) crc = crc32c(chunk as Buffer, crc);
+  const sum = async (src: AsyncIterable<Buffer>) => {
+    for await (const chunk of src) crc = crc32c(chunk, crc);
+  };
+  if (file.endsWith('.gz')) await pipeline(createReadStream(file), zlib.createGunzip(), sum);
+  else await pipeline(createReadStream(file), sum);
   return crc;
 }
 
@@ -68,7 +68,6 @@ async function lockPart(part: string, o: PushOptions): Promise<fs.FileHandle> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new WalArchiveError(`Failed to open temp WAL file "${part}": ${(e as Error).message}`);
   }
-  const sleep = o.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
   o.log('LOG', `Temp WAL file already exists, waiting on it ${o.archiveTimeoutSec} seconds: "${part}"`);
   let size = -1;
   let stale = true;
@@ -88,7 +87,7 @@ async function lockPart(part: string, o: PushOptions): Promise<fs.FileHandle> {
     }
     if (size >= 0 && st.size !== size) stale = false;
     size = st.size;
-    await sleep(1000);
+    await new Promise((r) => setTimeout(r, 1000));
   }
   if (!stale) throw new WalArchiveError(`Failed to open temp WAL file "${part}" in ${o.archiveTimeoutSec} seconds: another archive-push is writing it`);
   o.log('LOG', `Reusing stale temp WAL file "${part}"`);
