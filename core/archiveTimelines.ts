@@ -94,7 +94,7 @@ export function archiveTimelines(
       t.files.push({ ...f, segno });
       if (t.begin === null) t.begin = segno;
       else if (segno !== t.end + 1n && segno !== t.end) t.lost.push({ begin: t.end + 1n, end: segno - 1n });
-      // A segment kept both plain and .gz counts once, as pg_probackup's does not.
+      // A segment kept both plain and .gz counts twice, as in pg_probackup.
       t.end = segno;
       t.nSegments++;
       t.size += f.size;
@@ -105,12 +105,11 @@ export function archiveTimelines(
       const tli = parseInt(hist[1], 16);
       const h = parseTimelineHistory(histories.get(tli) ?? '');
       if (!h) continue;
-      if (!cur || (cur as Building).tli !== tli) {
-        const t = timeline(tli);
-        t.parentTli = h.parentTli;
-        t.switchpoint = lsnToBigInt(h.switchpoint);
-        t.parent = list.find((x) => x.tli === h.parentTli) ?? null;
-      }
+      // Names sort a timeline's history before its segments: it opens the timeline.
+      const t = timeline(tli);
+      t.parentTli = h.parentTli;
+      t.switchpoint = lsnToBigInt(h.switchpoint);
+      t.parent = list.find((x) => x.tli === h.parentTli) ?? null;
       continue;
     }
     warn(`unexpected WAL file name "${f.name}"`);

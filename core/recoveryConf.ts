@@ -12,6 +12,11 @@ export interface StandbySettings {
   primarySlotName?: string;
 }
 
+/** Whether recovery is asked to stop somewhere (PostgreSQL then wants a restore_command). */
+export function isTargeted(r: RestoreRequest['recovery'] | undefined): boolean {
+  return !!(r && (r.targetImmediate || r.targetTime || r.targetXid || r.targetLsn || r.targetName));
+}
+
 /** A value in postgresql.conf's quoting. */
 function quoteConf(v: string): string {
   return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
@@ -29,7 +34,7 @@ export function recoverySettings(
 ): { text: string; recovery: boolean; standby: boolean } | null {
   const lines: string[] = [];
   if (r) {
-    const targeted = !!(r.targetImmediate || r.targetTime || r.targetXid || r.targetLsn || r.targetName);
+    const targeted = isTargeted(r);
     if (r.restoreCommand) lines.push(`restore_command = ${quoteConf(r.restoreCommand)}`);
     // PostgreSQL refuses a targeted recovery without restore_command. With no WAL archive the WAL is
     // the one restored from the backup into pg_wal, which recovery reads when the command fails.

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { chainNode, indexById, isValidStatus, scanParentChain } from '../../core/chain';
+import { isTargeted } from '../../core/recoveryConf';
 import type { RestoreRequest } from '../../core/requests';
 import { findBackupUsers, refuseIfUsed } from '../backupUsers';
 import { listBackups } from '../backupList';
@@ -14,10 +15,6 @@ import type { Logger } from '../logger';
 
 function isoUtc(unixSec: number): string {
   return new Date(unixSec * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '+00');
-}
-
-function targeted(r: NonNullable<RestoreRequest['recovery']>): boolean {
-  return !!(r.targetImmediate || r.targetTime || r.targetXid || r.targetLsn || r.targetName);
 }
 
 /**
@@ -54,7 +51,7 @@ export async function restoreCommand(opts: RestoreOptions, ctx: CommandContext):
   if (opts.primaryConninfo !== undefined && !asReplica) {
     ctx.logger.warning('--primary-conninfo is ignored without -R/--restore-as-replica');
   }
-  const restoreCmd = opts.restoreCommand ?? resolved.restoreCommand ?? (targeted(recovery) ? archiveGetCommand(resolved.backupPath, resolved.instance) : undefined);
+  const restoreCmd = opts.restoreCommand ?? resolved.restoreCommand ?? (isTargeted(recovery) ? archiveGetCommand(resolved.backupPath, resolved.instance) : undefined);
   if (restoreCmd !== undefined) recovery.restoreCommand = restoreCmd;
   const req: RestoreRequest = {
     backupPath: resolved.backupPath,
