@@ -27,9 +27,10 @@ export interface RetentionRequest {
   deleteWal?: boolean;
   /** Evaluate and report only. */
   dryRun?: boolean;
-  /** Over pg_probackup.conf's retention-redundancy and retention-window. */
+  /** Over pg_probackup.conf's retention-redundancy, retention-window and wal-depth. */
   redundancy?: number;
   windowDays?: number;
+  walDepth?: number;
   /** For the merges. */
   threads?: number;
   noValidate?: boolean;
@@ -62,7 +63,12 @@ export async function retentionWorkflow(req: RetentionRequest): Promise<Retentio
   });
   const purgeWal = async () => {
     if (!req.deleteWal) return;
-    const wal = await catalog.purgeWalArchive({ backupPath: req.backupPath, instance: req.instance, dryRun: req.dryRun ?? false });
+    const wal = await catalog.purgeWalArchive({
+      backupPath: req.backupPath,
+      instance: req.instance,
+      dryRun: req.dryRun ?? false,
+      ...(req.walDepth !== undefined ? { walDepth: req.walDepth } : {}),
+    });
     for (const l of wal.lines) log(`${l.level}: ${l.text}`);
     if (wal.deleted === 0 && !wal.lines.some((l) => l.text.includes(' be removed'))) log('INFO: There is no WAL to purge by retention policy');
   };

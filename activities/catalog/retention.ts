@@ -132,10 +132,16 @@ export async function backupsInUse(input: { instance: string; ids: string[]; run
  * backups the catalog holds now (after retention deleted its own). Its lines, in pg_probackup's
  * words; `deleted`: files removed (none on a dry run). Idempotent: a file already gone is no error.
  */
-export async function purgeWalArchive(input: { backupPath: string; instance: string; dryRun: boolean }): Promise<{ lines: { level: 'INFO' | 'WARNING'; text: string }[]; deleted: number }> {
+export async function purgeWalArchive(input: {
+  backupPath: string;
+  instance: string;
+  dryRun: boolean;
+  /** Over pg_probackup.conf's wal-depth. */
+  walDepth?: number;
+}): Promise<{ lines: { level: 'INFO' | 'WARNING'; text: string }[]; deleted: number }> {
   const file = catalogPaths.instanceConfig(input.backupPath, input.instance);
   const values = withDefaults(parseInstanceConfig(await fs.readFile(file, 'utf8'), file));
-  const walDepth = Number(values['wal-depth'] ?? 0);
+  const walDepth = input.walDepth ?? Number(values['wal-depth'] ?? 0);
   if (walDepth > 0) {
     return { lines: [{ level: 'WARNING', text: `WAL purge with wal-depth ${walDepth} is not implemented yet: the WAL archive of instance ${input.instance} is kept` }], deleted: 0 };
   }

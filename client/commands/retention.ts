@@ -32,6 +32,7 @@ export function runRetention(resolved: ResolvedInstanceOptions, flags: Retention
       dryRun: flags.dryRun ?? false,
       redundancy: resolved.retention.redundancy,
       windowDays: resolved.retention.windowDays,
+      walDepth: resolved.retention.walDepth,
       threads,
       noValidate: flags.noValidate ?? false,
       noSync: flags.noSync ?? false,

@@ -266,6 +266,11 @@ test('delete --delete-wal removes the WAL before the oldest backup of a timeline
   expect(expectedGone.length).toBeGreaterThan(0);
   expect(before.some((n) => n.startsWith('00000002'))).toBe(true);
 
+  // wal-depth (keep WAL for the last N backups of each timeline) is not built: nothing goes.
+  const depth = await cliOk(['delete', '--instance', 'node', '--delete-wal', '--wal-depth=2'], env);
+  expect(depth.stderr).toContain('WARNING: WAL purge with wal-depth 2 is not implemented yet: the WAL archive of instance node is kept');
+  expect(fs.readdirSync(archiveDir).sort()).toEqual(before);
+
   const dry = await cliOk(['delete', '--instance', 'node', '--delete-wal', '--dry-run'], env);
   expect(dry.stderr).toContain(`INFO: On timeline 1 WAL segments between ${before.filter((n) => n.startsWith('00000001') && /^[0-9A-F]{24}/.test(n))[0].slice(0, 24)} and ${keepFrom} can be removed`);
   expect(dry.stderr).toMatch(/INFO: Resident WAL size to free on timeline 1 : \d+/);
