@@ -70,7 +70,7 @@ export async function retentionWorkflow(req: RetentionRequest): Promise<Retentio
       ...(req.walDepth !== undefined ? { walDepth: req.walDepth } : {}),
     });
     for (const l of wal.lines) log(`${l.level}: ${l.text}`);
-    if (wal.deleted === 0 && !wal.lines.some((l) => l.text.includes(' be removed'))) log('INFO: There is no WAL to purge by retention policy');
+    if (!wal.skipped && wal.removable === 0) log('INFO: There is no WAL to purge by retention policy');
   };
   const dry = req.dryRun ?? false;
   const expiring = req.deleteExpired || req.mergeExpired;

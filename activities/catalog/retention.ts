@@ -130,7 +130,8 @@ export async function backupsInUse(input: { instance: string; ids: string[]; run
 /**
  * --delete-wal: deletes what core/walPurge.ts says of the instance's WAL archive, given the
  * backups the catalog holds now (after retention deleted its own). Its lines, in pg_probackup's
- * words; `deleted`: files removed (none on a dry run). Idempotent: a file already gone is no error.
+ * words; `removable`: the files the plan removes, `deleted`: those removed (none on a dry run);
+ * `skipped` when wal-depth asks for what is not built. Idempotent: a file already gone is no error.
  */
 export async function purgeWalArchive(input: {
   backupPath: string;
@@ -138,12 +139,17 @@ export async function purgeWalArchive(input: {
   dryRun: boolean;
   /** Over pg_probackup.conf's wal-depth. */
   walDepth?: number;
-}): Promise<{ lines: { level: 'INFO' | 'WARNING'; text: string }[]; deleted: number }> {
+}): Promise<{ lines: { level: 'INFO' | 'WARNING'; text: string }[]; removable: number; deleted: number; skipped?: boolean }> {
   const file = catalogPaths.instanceConfig(input.backupPath, input.instance);
   const values = withDefaults(parseInstanceConfig(await fs.readFile(file, 'utf8'), file));
   const walDepth = input.walDepth ?? Number(values['wal-depth'] ?? 0);
   if (walDepth > 0) {
-    return { lines: [{ level: 'WARNING', text: `WAL purge with wal-depth ${walDepth} is not implemented yet: the WAL archive of instance ${input.instance} is kept` }], deleted: 0 };
+    return {
+      lines: [{ level: 'WARNING', text: `WAL purge with wal-depth ${walDepth} is not implemented yet: the WAL archive of instance ${input.instance} is kept` }],
+      removable: 0,
+      deleted: 0,
+      skipped: true,
+    };
   }
   const segSize = Number(values['xlog-seg-size'] ?? DEFAULT_XLOG_SEG_SIZE);
   const archiveDir = catalogPaths.instanceWalDir(input.backupPath, input.instance);
@@ -157,8 +163,8 @@ export async function purgeWalArchive(input: {
   const warnings: string[] = [];
   const plan = planWalPurge(archiveTimelines(files, histories, segSize, controls, (m) => warnings.push(m)), segSize, input.dryRun);
   const lines = [...warnings.map((text) => ({ level: 'WARNING' as const, text })), ...plan.lines.map((text) => ({ level: 'INFO' as const, text }))];
-  if (input.dryRun) return { lines, deleted: 0 };
+  if (input.dryRun) return { lines, removable: plan.remove.length, deleted: 0 };
   for (const name of plan.remove) await fs.rm(path.join(archiveDir, name), { force: true });
   if (plan.remove.length > 0) await fsyncDir(archiveDir);
-  return { lines, deleted: plan.remove.length };
+  return { lines, removable: plan.remove.length, deleted: plan.remove.length };
 }
