@@ -128,14 +128,19 @@ const COLUMNS: { key: keyof ShowRow; title: string; right: boolean }[] = [
  * right-aligned.
  */
 export function formatBackupTable(rows: ShowRow[]): string {
-  const widths = COLUMNS.map((col) => Math.max(col.title.length, ...rows.map((r) => r[col.key].length)));
-  const total = widths.reduce((a, w) => a + w + 2, 0);
+  return formatTable(COLUMNS, rows.map((r) => COLUMNS.map((c) => r[c.key])));
+}
+
+/**
+ * pg_probackup's plain tables: `=` line, header, `=` line, one line per row; each cell ` value `
+ * padded to its column's width (the widest of title and values), left-aligned unless `right`.
+ */
+function formatTable(columns: { title: string; right?: boolean }[], rows: string[][]): string {
+  const widths = columns.map((col, i) => Math.max(col.title.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) =>
-    cells.map((v, i) => ' ' + (COLUMNS[i].right ? v.padStart(widths[i]) : v.padEnd(widths[i])) + ' ').join('') + '\n';
-  const sep = '='.repeat(total) + '\n';
-  let out = sep + line(COLUMNS.map((c) => c.title)) + sep;
-  for (const r of rows) out += line(COLUMNS.map((c) => r[c.key]));
-  return out;
+    cells.map((v, i) => ' ' + (columns[i].right ? v.padStart(widths[i]) : v.padEnd(widths[i])) + ' ').join('') + '\n';
+  const sep = '='.repeat(widths.reduce((a, w) => a + w + 2, 0)) + '\n';
+  return sep + line(columns.map((c) => c.title)) + sep + rows.map(line).join('');
 }
 
 /** JSON string escaping as pg_probackup's json_add_escaped. */
@@ -344,7 +349,7 @@ export function formatBackupDetailPlain(c: BackupControl, extra: { tablespaceMap
 /** pg_probackup shows only timelines that hold segments. */
 const withSegments = (timelines: ArchiveTimeline[]) => timelines.filter((t) => t.nSegments > 0);
 
-const ARCHIVE_COLUMNS = ['TLI', 'Parent TLI', 'Switchpoint', 'Min Segno', 'Max Segno', 'N segments', 'Size', 'Zratio', 'N backups', 'Status'];
+const ARCHIVE_COLUMNS = ['TLI', 'Parent TLI', 'Switchpoint', 'Min Segno', 'Max Segno', 'N segments', 'Size', 'Zratio', 'N backups', 'Status'].map((title) => ({ title }));
 
 /** Segments' worth of bytes over their size on disk, as pg_probackup prints it (0.00 for none). */
 function archiveZratio(t: ArchiveTimeline, segSize: number): string {
@@ -368,10 +373,7 @@ export function formatArchivePlain(instance: string, timelines: ArchiveTimeline[
     String(t.backups.length),
     t.lostSegments.length ? 'DEGRADED' : 'OK',
   ]);
-  const widths = ARCHIVE_COLUMNS.map((title, i) => Math.max(title.length, ...rows.map((r) => r[i].length)));
-  const sep = '='.repeat(widths.reduce((a, w) => a + w + 2, 0)) + '\n';
-  const line = (cells: string[]) => cells.map((v, i) => ` ${v.padEnd(widths[i])} `).join('') + '\n';
-  return `\nARCHIVE INSTANCE '${instance}'\n` + sep + line(ARCHIVE_COLUMNS) + sep + rows.map(line).join('');
+  return `\nARCHIVE INSTANCE '${instance}'\n` + formatTable(ARCHIVE_COLUMNS, rows);
 }
 
 /** `show --archive --format=json` (spec §12.4): per instance, its timelines newest first. */
