@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cliOk, runCli } from '../helpers/cli';
+import { catalogWithInstance, cliOk, fullBackup, runCli } from '../helpers/cli';
 import { startRestored } from '../helpers/durability';
 import { createCluster, pgBin, run, type PgCluster } from '../helpers/pgCluster';
 
@@ -34,14 +34,10 @@ beforeAll(async () => {
     await cluster.psql(`create table t_${db} as select g, md5(g::text) as h from generate_series(1, 20000) g; create index on t_${db} (h)`, db);
   }
   for (const db of ['postgres', 'sales', 'hr']) dumps[db] = await dumpDb(cluster.socketDir, cluster.port, db);
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'partial-'));
-  work.push(root);
-  backupPath = path.join(root, 'catalog');
-  env = { ...cluster.env, BACKUP_PATH: backupPath };
-  await cliOk(['init'], env);
-  await cliOk(['add-instance', '--instance', 'node', '-D', cluster.pgdata], env);
-  const r = await cliOk(['backup', '--instance', 'node', '-b', 'FULL', '--stream', '-j', '2'], env);
-  backupId = /INFO: Backup (\w+) completed/.exec(r.stderr)![1];
+  const c = await catalogWithInstance(cluster, 'partial-');
+  work.push(c.root);
+  ({ backupPath, env } = c);
+  backupId = await fullBackup(env);
 });
 
 afterAll(async () => {

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseBackupControl } from '../../core/backupControl';
-import { cliOk, runCli } from '../helpers/cli';
+import { catalogWithInstance, cliOk, fullBackup, runCli } from '../helpers/cli';
 import { startRestored, waitFor } from '../helpers/durability';
 import { createCluster, pgBin, run, type PgCluster } from '../helpers/pgCluster';
 
@@ -23,14 +23,10 @@ const work: string[] = [];
 beforeAll(async () => {
   // The standbys stream from the backup's end on: the primary keeps that WAL while they come.
   cluster = await createCluster({ pgbenchScale: 1, conf: { wal_keep_size: "'256MB'" } });
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'replica-'));
-  work.push(root);
-  backupPath = path.join(root, 'catalog');
-  env = { ...cluster.env, BACKUP_PATH: backupPath };
-  await cliOk(['init'], env);
-  await cliOk(['add-instance', '--instance', 'node', '-D', cluster.pgdata], env);
-  const r = await cliOk(['backup', '--instance', 'node', '-b', 'FULL', '--stream', '-j', '2'], env);
-  backupId = /INFO: Backup (\w+) completed/.exec(r.stderr)![1];
+  const c = await catalogWithInstance(cluster, 'replica-');
+  work.push(c.root);
+  ({ backupPath, env } = c);
+  backupId = await fullBackup(env);
 });
 
 afterAll(async () => {

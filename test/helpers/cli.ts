@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 const up = path.resolve(__dirname, '..', '..');
@@ -42,4 +44,26 @@ export async function cliOk(args: string[], env: Record<string, string | undefin
     throw new Error(`gs_probackup ${args.join(' ')} exited ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
   }
   return r;
+}
+
+/**
+ * A new catalog (BACKUP_PATH under a fresh temp directory `root`) with instance `node` for the
+ * cluster whose data directory and libpq variables are given; `env` runs the CLI against both.
+ */
+export async function catalogWithInstance(
+  cluster: { pgdata: string; env: Record<string, string> },
+  prefix: string,
+): Promise<{ root: string; backupPath: string; env: Record<string, string> }> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const backupPath = path.join(root, 'catalog');
+  const env = { ...cluster.env, BACKUP_PATH: backupPath };
+  await cliOk(['init'], env);
+  await cliOk(['add-instance', '--instance', 'node', '-D', cluster.pgdata], env);
+  return { root, backupPath, env };
+}
+
+/** A FULL STREAM backup of instance `node`, -j 2: its ID, from the completion line. */
+export async function fullBackup(env: Record<string, string>): Promise<string> {
+  const r = await cliOk(['backup', '--instance', 'node', '-b', 'FULL', '--stream', '-j', '2'], env);
+  return /INFO: Backup (\w+) completed/.exec(r.stderr)![1];
 }
