@@ -206,6 +206,28 @@ static void init(void) {
 #define DROP(n) (bb >>= (n), bc -= (n))
 #define BITS(n) ((uint32_t)bb & ((1u << (n)) - 1))
 
+/*
+ * After a length symbol's entry `e` (its code bits dropped): the match's length, then its distance
+ * from the distance table `dt`; an invalid distance code ends page_inflate with -1.
+ */
+#define READ_MATCH(e, len, dist)                 \
+  do {                                           \
+    uint32_t x_ = E_EXTRA(e);                    \
+    (len) = E_VALUE(e) + BITS(x_);               \
+    DROP(x_);                                    \
+    (e) = dt[BITS(DIST_ROOT)];                   \
+    if ((e) & F_EXCEPTIONAL) {                   \
+      if (!((e) & F_SUBTABLE)) return -1;        \
+      DROP(DIST_ROOT);                           \
+      (e) = dt[E_VALUE(e) + BITS(E_EXTRA(e))];   \
+      if ((e) & F_EXCEPTIONAL) return -1;        \
+    }                                            \
+    DROP(E_BITS(e));                             \
+    x_ = E_EXTRA(e);                             \
+    (dist) = E_VALUE(e) + BITS(x_);              \
+    DROP(x_);                                    \
+  } while (0)
+
 /* dist bytes back, len bytes: whole 16- or 8-byte words where the source is that far back. */
 static inline uint8_t *copy_match(uint8_t *o, uint32_t dist, uint32_t len) {
   const uint8_t *from = o - dist;
@@ -419,20 +441,8 @@ __attribute__((export_name("page_inflate"))) int page_inflate(uint32_t n) {
         }
       }
       DROP(E_BITS(e));
-      uint32_t x = E_EXTRA(e);
-      uint32_t len = E_VALUE(e) + BITS(x);
-      DROP(x);
-      e = dt[BITS(DIST_ROOT)];
-      if (e & F_EXCEPTIONAL) {
-        if (!(e & F_SUBTABLE)) return -1;
-        DROP(DIST_ROOT);
-        e = dt[E_VALUE(e) + BITS(E_EXTRA(e))];
-        if (e & F_EXCEPTIONAL) return -1;
-      }
-      DROP(E_BITS(e));
-      x = E_EXTRA(e);
-      uint32_t dist = E_VALUE(e) + BITS(x);
-      DROP(x);
+      uint32_t len, dist;
+      READ_MATCH(e, len, dist);
       if (dist > (uint32_t)(o - out)) return -1;
       o = copy_match(o, dist, len);
     }
@@ -455,19 +465,8 @@ __attribute__((export_name("page_inflate"))) int page_inflate(uint32_t n) {
         if (e & F_END) break;
         return -1;
       }
-      uint32_t x = E_EXTRA(e);
-      uint32_t len = E_VALUE(e) + BITS(x);
-      DROP(x);
-      e = dt[BITS(DIST_ROOT)];
-      if (e & F_SUBTABLE) {
-        DROP(DIST_ROOT);
-        e = dt[E_VALUE(e) + BITS(E_EXTRA(e))];
-      }
-      if (e & F_EXCEPTIONAL) return -1;
-      DROP(E_BITS(e));
-      x = E_EXTRA(e);
-      uint32_t dist = E_VALUE(e) + BITS(x);
-      DROP(x);
+      uint32_t len, dist;
+      READ_MATCH(e, len, dist);
       if (dist > (uint32_t)(o - out) || len > (uint32_t)(end - o)) return -1;
       o = copy_match(o, dist, len);
     }
